@@ -1,0 +1,668 @@
+"""The capture pipeline: one connector page in, one database transaction out.
+
+Everything a page implies is written in the caller's transaction, together with the stream's
+new cursor (DESIGN.md contract 2): interactions (upserted by natural key), sightings, persons,
+participants, the capture decision and its activity and links, ties, and outbox events. Killing
+the process at any instant therefore loses nothing and duplicates nothing, and re-reading a page
+is a no-op: interactions that already exist add only sightings, never ties or activities.
+
+The work is done with set-oriented statements (one SELECT ... IN and one executemany per table
+per page) because an import of a large mailbox spends most of its time here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from connectors.base import Interaction as NInteraction
+from connectors.base import Page, Role
+from graph.ties import decayed_add, pairs_for
+from syncd.policy import Decision, PersonFacts, Policy, domain_of
+from syncd.store import models as m
+
+CHUNK = 500  # bound on IN-list sizes (SQLite's variable limit, planner sanity)
+SENDER_ROLES = (Role.FROM, Role.ORGANIZER, Role.CALLER)
+
+
+@dataclass
+class PageResult:
+    items_seen: int = 0
+    interactions_new: int = 0
+    interactions_updated: int = 0
+    sightings_new: int = 0
+    deletions: int = 0
+    rejected: int = 0
+    captured: int = 0
+    persons_new: int = 0
+
+    def add(self, other: PageResult) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class _Prepared:
+    """One incoming interaction with blocked/forgotten participants filtered out."""
+
+    item: NInteraction
+    participants: list[tuple[str, str, str, str | None]]  # (email, role, name, response)
+    blocked: list[str] = field(default_factory=list)
+    sender_blocked: str | None = None  # blocklisted senders are dropped like any participant
+
+    @property
+    def sender(self) -> str | None:
+        for email, role, _, _ in self.participants:
+            if role in SENDER_ROLES:
+                return email
+        return None
+
+
+def _insert(session: Session, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def ensure_persons(
+    session: Session, names: dict[str, str], policy: Policy, now: datetime
+) -> tuple[dict[str, int], int]:
+    """Return {email: person id} for every key in `names`, creating the missing ones."""
+    keys = list(names)
+    ids: dict[str, int] = {}
+    for part in _chunks(keys):
+        for pid, email in session.execute(
+            select(m.Person.id, m.Person.email).where(m.Person.email.in_(part))
+        ):
+            ids[email] = pid
+    missing = [k for k in keys if k not in ids]
+    if missing:
+        rows = [
+            {
+                "email": k,
+                "name": names[k][:300],
+                "domain": domain_of(k),
+                "is_internal": policy.is_internal(k),
+                "is_automated": policy.is_automated(k),
+                "is_unresolved": k.startswith("x500:"),
+                "forgotten": False,
+                "first_seen": now,
+                "last_seen": now,
+            }
+            for k in missing
+        ]
+        stmt = _insert(session, m.Person).on_conflict_do_nothing(index_elements=["email"])
+        session.execute(stmt, rows)
+        for part in _chunks(missing):
+            for pid, email in session.execute(
+                select(m.Person.id, m.Person.email).where(m.Person.email.in_(part))
+            ):
+                ids[email] = pid
+    return ids, len(missing)
+
+
+def _excluded_persons(session: Session, keys: list[str]) -> set[str]:
+    out: set[str] = set()
+    for part in _chunks(keys):
+        out.update(
+            session.scalars(
+                select(m.Person.email).where(m.Person.email.in_(part), m.Person.forgotten)
+            )
+        )
+    return out
+
+
+def _facts(
+    session: Session, person_ids: dict[str, int], emails: set[str], policy: Policy
+) -> dict[str, PersonFacts]:
+    ids = [person_ids[e] for e in emails]
+    by_id = {person_ids[e]: e for e in emails}
+    contacts: dict[int, tuple[int, int | None]] = {}
+    leads: dict[int, int] = {}
+    for part in _chunks(ids):
+        for cid, pid, acc in session.execute(
+            select(m.Contact.id, m.Contact.person_id, m.Contact.account_id).where(
+                m.Contact.person_id.in_(part)
+            )
+        ):
+            contacts[pid] = (cid, acc)
+        for lid, pid in session.execute(
+            select(m.Lead.id, m.Lead.person_id).where(
+                m.Lead.person_id.in_(part), m.Lead.status == "open"
+            )
+        ):
+            leads.setdefault(pid, lid)
+    domains = sorted({domain_of(e) for e in emails} - {""})
+    accounts: dict[str, int] = {}
+    for part in _chunks(domains):
+        for dom, acc in session.execute(
+            select(m.AccountDomain.domain, m.AccountDomain.account_id).where(
+                m.AccountDomain.domain.in_(part)
+            )
+        ):
+            accounts[dom] = acc
+    out = {}
+    for pid, email in by_id.items():
+        contact = contacts.get(pid)
+        dom = domain_of(email)
+        out[email] = PersonFacts(
+            email=email,
+            contact_id=contact[0] if contact else None,
+            contact_account_id=contact[1] if contact else None,
+            lead_id=leads.get(pid),
+            account_id_by_domain=None if policy.is_free_mail(email) else accounts.get(dom),
+        )
+    return out
+
+
+def internal_user_emails(session: Session) -> frozenset[str]:
+    return frozenset(
+        session.scalars(select(m.Person.email).join(m.User, m.User.person_id == m.Person.id))
+    )
+
+
+class Capturer:
+    """Writes connector pages into the store under one policy. Stateless between pages
+    except for caches that are safe to keep (the internal users set)."""
+
+    def __init__(self, policy: Policy, half_life_days: float) -> None:
+        self.policy = policy
+        self.half_life_days = half_life_days
+
+    def capture_page(
+        self,
+        session: Session,
+        stream: m.Stream,
+        page: Page,
+        *,
+        now: datetime | None = None,
+    ) -> PageResult:
+        """Write `page` and advance `stream.cursor` in the caller's transaction."""
+        now = now or datetime.now(UTC)
+        result = PageResult(items_seen=page.items_seen or len(page.interactions))
+        users = internal_user_emails(session)
+        prepared = self._prepare(session, page.interactions)
+
+        names: dict[str, str] = {}
+        for p in prepared:
+            for email, _, name, _ in p.participants:
+                if name and not names.get(email):
+                    names[email] = name
+                else:
+                    names.setdefault(email, "")
+        person_ids, result.persons_new = ensure_persons(session, names, self.policy, now)
+
+        existing: dict[str, tuple[int, int]] = {}
+        keys = list({p.item.natural_key for p in prepared})
+        for part in _chunks(keys):
+            for iid, key, version in session.execute(
+                select(m.Interaction.id, m.Interaction.natural_key, m.Interaction.version).where(
+                    m.Interaction.natural_key.in_(part)
+                )
+            ):
+                existing[key] = (iid, version)
+
+        new: dict[str, _Prepared] = {}
+        updates: list[_Prepared] = []
+        for p in prepared:
+            key = p.item.natural_key
+            if key in existing:
+                if p.item.version > existing[key][1]:
+                    updates.append(p)
+            elif key not in new:
+                new[key] = p
+
+        interaction_ids = {k: v[0] for k, v in existing.items()}
+        if new:
+            captured = self._insert_new(session, list(new.values()), person_ids, users, now,
+                                        interaction_ids)
+            result.interactions_new = len(new)
+            result.captured = captured
+        if updates:
+            self._apply_updates(session, updates, person_ids, interaction_ids)
+            result.interactions_updated = len(updates)
+
+        result.sightings_new = self._write_sightings(session, stream, prepared, interaction_ids,
+                                                     now)
+        result.deletions = self._write_deletions(session, stream, page, now)
+        result.rejected = self._write_rejects(session, stream, page, now)
+
+        stream.cursor = page.cursor
+        stream.round_complete = page.complete or (stream.round_complete and page.cursor is None)
+        if page.complete:
+            stream.phase = "incremental"
+        stream.items_total = (stream.items_total or 0) + result.interactions_new
+        stream.last_success_at = now
+        stream.last_error = None
+        return result
+
+    # -- steps -------------------------------------------------------------------------
+
+    def _prepare(self, session: Session, items: list[NInteraction]) -> list[_Prepared]:
+        all_keys = sorted({p.email for it in items for p in it.participants})
+        gone = _excluded_persons(session, all_keys) if all_keys else set()
+        out = []
+        for it in items:
+            kept: list[tuple[str, str, str, str | None]] = []
+            blocked: list[str] = []
+            seen: set[tuple[str, str]] = set()
+            sender_blocked: str | None = None
+            for part in it.participants:
+                if part.email in gone:
+                    continue
+                if self.policy.is_blocked(part.email):
+                    if part.email not in blocked:
+                        blocked.append(part.email)
+                    if part.role in SENDER_ROLES:
+                        sender_blocked = part.email
+                    continue
+                if (part.email, part.role) in seen:
+                    continue
+                seen.add((part.email, part.role))
+                kept.append((part.email, str(part.role), part.name, part.response))
+            out.append(_Prepared(it, kept, blocked, sender_blocked))
+        return out
+
+    def _insert_new(
+        self,
+        session: Session,
+        items: list[_Prepared],
+        person_ids: dict[str, int],
+        users: frozenset[str],
+        now: datetime,
+        interaction_ids: dict[str, int],
+    ) -> int:
+        policy = self.policy
+        robots = {e for p in items for e, *_ in p.participants if policy.is_automated(e)}
+        externals = {
+            email
+            for p in items
+            for email, _, _, _ in p.participants
+            if email not in users and not policy.is_internal(email)
+            and not email.startswith("x500:")
+        }
+        facts = _facts(session, person_ids, externals, policy) if externals else {}
+
+        decisions: dict[str, Decision] = {}
+        rows = []
+        for p in items:
+            it = p.item
+            sender = p.sender
+            others = [e for e, role, _, _ in p.participants if role not in SENDER_ROLES]
+            ext = [facts[e] for e in dict.fromkeys(e for e, *_ in p.participants) if e in facts]
+            decision = policy.decide(
+                kind=str(it.kind),
+                sender=p.sender_blocked or sender,
+                is_private=it.is_private,
+                is_automated=it.is_automated or sender in robots,
+                external=ext,
+                blocked=p.blocked,
+            )
+            decisions[it.natural_key] = decision
+            rows.append(
+                {
+                    "natural_key": it.natural_key,
+                    "kind": str(it.kind),
+                    "occurred_at": it.occurred_at,
+                    "ended_at": it.ended_at,
+                    "subject": it.subject[:2000],
+                    "thread_key": it.thread_key,
+                    "in_reply_to": it.in_reply_to,
+                    "direction": policy.direction(sender, others, users),
+                    "is_private": it.is_private,
+                    "is_automated": it.is_automated,
+                    "is_cancelled": it.is_cancelled,
+                    "version": it.version,
+                    "participant_count": len(p.participants),
+                    "captured": decision.captured,
+                    "decision": decision.as_json(),
+                    "created_at": now,
+                }
+            )
+        stmt = _insert(session, m.Interaction).on_conflict_do_nothing(
+            index_elements=["natural_key"]
+        )
+        session.execute(stmt, rows)
+        keys = [r["natural_key"] for r in rows]
+        for part in _chunks(keys):
+            for iid, key in session.execute(
+                select(m.Interaction.id, m.Interaction.natural_key).where(
+                    m.Interaction.natural_key.in_(part)
+                )
+            ):
+                interaction_ids[key] = iid
+
+        part_rows = [
+            {
+                "interaction_id": interaction_ids[p.item.natural_key],
+                "person_id": person_ids[email],
+                "role": role,
+                "response": response,
+            }
+            for p in items
+            for email, role, _, response in p.participants
+        ]
+        if part_rows:
+            session.execute(
+                _insert(session, m.Participant).on_conflict_do_nothing(), part_rows
+            )
+
+        captured = self._write_activities(session, items, decisions, person_ids, interaction_ids,
+                                          now)
+        self._fold_ties(session, items, person_ids)
+        return captured
+
+    def _write_activities(
+        self,
+        session: Session,
+        items: list[_Prepared],
+        decisions: dict[str, Decision],
+        person_ids: dict[str, int],
+        interaction_ids: dict[str, int],
+        now: datetime,
+    ) -> int:
+        chosen = [p for p in items if decisions[p.item.natural_key].captured]
+        if not chosen:
+            return 0
+        creates = self._auto_create(session, chosen, decisions, person_ids, now)
+        rows = [{"interaction_id": interaction_ids[p.item.natural_key], "captured_at": now}
+                for p in chosen]
+        session.execute(_insert(session, m.Activity).on_conflict_do_nothing(), rows)
+        ids = {p.item.natural_key: interaction_ids[p.item.natural_key] for p in chosen}
+        activity_ids: dict[int, int] = {}
+        for part in _chunks(list(ids.values())):
+            for aid, iid in session.execute(
+                select(m.Activity.id, m.Activity.interaction_id).where(
+                    m.Activity.interaction_id.in_(part)
+                )
+            ):
+                activity_ids[iid] = aid
+        links = []
+        events = []
+        for p in chosen:
+            aid = activity_ids[ids[p.item.natural_key]]
+            targets = list(decisions[p.item.natural_key].links)
+            for email, _, _, _ in p.participants:
+                if email in creates:
+                    targets.append(creates[email])
+            targets = list(dict.fromkeys(targets))
+            links.extend(
+                {"activity_id": aid, "target_type": t, "target_id": tid} for t, tid in targets
+            )
+            events.append(
+                {
+                    "type": "activity.captured",
+                    "payload": {
+                        "activity_id": aid,
+                        "interaction_id": ids[p.item.natural_key],
+                        "natural_key": p.item.natural_key,
+                        "kind": str(p.item.kind),
+                        "links": [[t, tid] for t, tid in targets],
+                    },
+                    "created_at": now,
+                }
+            )
+        if links:
+            session.execute(_insert(session, m.ActivityLink).on_conflict_do_nothing(), links)
+        session.execute(_insert(session, m.Event), events)
+        return len(chosen)
+
+    def _auto_create(
+        self,
+        session: Session,
+        chosen: list[_Prepared],
+        decisions: dict[str, Decision],
+        person_ids: dict[str, int],
+        now: datetime,
+    ) -> dict[str, tuple[str, int]]:
+        """Create the contacts/leads the policy asked for; returns {email: (type, id)}."""
+        want_c: set[str] = set()
+        want_l: set[str] = set()
+        for p in chosen:
+            d = decisions[p.item.natural_key]
+            want_c.update(d.create_contacts)
+            want_l.update(d.create_leads)
+        out: dict[str, tuple[str, int]] = {}
+        for email in sorted(want_c):
+            pid = person_ids[email]
+            contact = session.scalar(select(m.Contact).where(m.Contact.person_id == pid))
+            if contact is None:
+                acc = session.scalar(
+                    select(m.AccountDomain.account_id).where(
+                        m.AccountDomain.domain == domain_of(email)
+                    )
+                )
+                contact = m.Contact(person_id=pid, account_id=acc, origin="auto", created_at=now,
+                                    name=session.get_one(m.Person, pid).name)
+                session.add(contact)
+                session.flush()
+            out[email] = ("contact", contact.id)
+        for email in sorted(want_l - want_c):
+            pid = person_ids[email]
+            lead = session.scalar(
+                select(m.Lead).where(m.Lead.person_id == pid, m.Lead.status == "open")
+            )
+            if lead is None:
+                person = session.get_one(m.Person, pid)
+                lead = m.Lead(person_id=pid, name=person.name, company=domain_of(email),
+                              source="auto-capture", created_at=now)
+                session.add(lead)
+                session.flush()
+                session.add(m.Event(type="lead.created", created_at=now,
+                                    payload={"lead_id": lead.id, "email": email,
+                                             "source": "auto-capture"}))
+            out[email] = ("lead", lead.id)
+        return out
+
+    def _fold_ties(
+        self, session: Session, items: list[_Prepared], person_ids: dict[str, int]
+    ) -> None:
+        acc: dict[tuple[int, int], dict[str, Any]] = {}
+        for p in items:
+            it = p.item
+            sender = p.sender
+            if sender is not None and (it.is_automated or self.policy.is_automated(sender)):
+                continue  # robots are not relationships
+            recips = [(e, role) for e, role, _, _ in p.participants if role not in SENDER_ROLES]
+            responses = {e: r for e, _, _, r in p.participants if r}
+            for c in pairs_for(str(it.kind), sender, recips,
+                               is_reply=it.in_reply_to is not None, responses=responses):
+                a, b = person_ids[c.source], person_ids[c.target]
+                if a == b:
+                    continue
+                lo, hi = (a, b) if a < b else (b, a)
+                t = acc.get((lo, hi))
+                if t is None:
+                    t = acc[(lo, hi)] = {"a_to_b": 0, "b_to_a": 0, "meetings": 0, "calls": 0,
+                                         "co": 0, "contribs": [], "first": it.occurred_at,
+                                         "last": it.occurred_at}
+                t["contribs"].append((c.weight, it.occurred_at))
+                t["first"] = min(t["first"], it.occurred_at)
+                t["last"] = max(t["last"], it.occurred_at)
+                if c.channel == "email":
+                    t["a_to_b" if a == lo else "b_to_a"] += 1
+                elif c.channel == "meeting":
+                    t["meetings"] += 1
+                elif c.channel == "call":
+                    t["calls"] += 1
+                else:
+                    t["co"] += 1
+        if not acc:
+            return
+        pairs = list(acc)
+        current: dict[tuple[int, int], tuple[Any, ...]] = {}
+        for part in _chunks(pairs):
+            q = select(m.Tie.person_a, m.Tie.person_b, m.Tie.a_to_b, m.Tie.b_to_a,
+                       m.Tie.meetings, m.Tie.calls, m.Tie.co_recipient, m.Tie.first_at,
+                       m.Tie.last_at, m.Tie.score, m.Tie.score_at).where(
+                tuple_(m.Tie.person_a, m.Tie.person_b).in_(part))
+            if session.get_bind().dialect.name == "postgresql":
+                q = q.with_for_update()
+            for row in session.execute(q):
+                current[(row[0], row[1])] = tuple(row[2:])
+        inserts = []
+        updates = []
+        hl = self.half_life_days
+        for (lo, hi), t in acc.items():
+            contribs = t["contribs"]
+            if (lo, hi) in current:
+                a2b, b2a, meet, calls, co, first, last, score, score_at = current[(lo, hi)]
+            else:
+                a2b = b2a = meet = calls = co = 0
+                first, last = t["first"], t["last"]
+                score, score_at = 0.0, contribs[0][1]
+            for w, at in contribs:
+                score, score_at = decayed_add(score, score_at, w, at, hl)
+            row = {
+                "pa": lo, "pb": hi,
+                "a_to_b": a2b + t["a_to_b"], "b_to_a": b2a + t["b_to_a"],
+                "meetings": meet + t["meetings"], "calls": calls + t["calls"],
+                "co_recipient": co + t["co"],
+                "first_at": min(first, t["first"]), "last_at": max(last, t["last"]),
+                "score": score, "score_at": score_at,
+            }
+            (updates if (lo, hi) in current else inserts).append(row)
+        if inserts:
+            session.execute(
+                _insert(session, m.Tie),
+                [{("person_a" if k == "pa" else "person_b" if k == "pb" else k): v
+                  for k, v in r.items()} for r in inserts],
+            )
+        if updates:
+            stmt = (
+                update(m.Tie)
+                .where(m.Tie.person_a == bindparam("pa"), m.Tie.person_b == bindparam("pb"))
+                .values(
+                    a_to_b=bindparam("a_to_b"), b_to_a=bindparam("b_to_a"),
+                    meetings=bindparam("meetings"), calls=bindparam("calls"),
+                    co_recipient=bindparam("co_recipient"), first_at=bindparam("first_at"),
+                    last_at=bindparam("last_at"), score=bindparam("score"),
+                    score_at=bindparam("score_at"),
+                )
+            )
+            session.connection().execute(stmt, updates)
+
+    def _apply_updates(
+        self,
+        session: Session,
+        items: list[_Prepared],
+        person_ids: dict[str, int],
+        interaction_ids: dict[str, int],
+    ) -> None:
+        """A newer version of a known interaction (call record updated): refresh its facts and
+        participants. Ties keep what the first version contributed (documented limitation)."""
+        for p in items:
+            iid = interaction_ids[p.item.natural_key]
+            session.execute(
+                update(m.Interaction).where(m.Interaction.id == iid).values(
+                    subject=p.item.subject[:2000], ended_at=p.item.ended_at,
+                    version=p.item.version, is_cancelled=p.item.is_cancelled,
+                    participant_count=len(p.participants),
+                )
+            )
+            session.execute(m.Participant.__table__.delete().where(
+                m.Participant.interaction_id == iid))
+            rows = [{"interaction_id": iid, "person_id": person_ids[e], "role": r,
+                     "response": resp} for e, r, _, resp in p.participants]
+            if rows:
+                session.execute(_insert(session, m.Participant).on_conflict_do_nothing(), rows)
+
+    def _write_sightings(
+        self,
+        session: Session,
+        stream: m.Stream,
+        prepared: list[_Prepared],
+        interaction_ids: dict[str, int],
+        now: datetime,
+    ) -> int:
+        if not prepared:
+            return 0
+        pids = list({p.item.provider_id for p in prepared})
+        known: set[str] = set()
+        for part in _chunks(pids):
+            known.update(
+                session.scalars(
+                    select(m.Sighting.provider_id).where(
+                        m.Sighting.stream_id == stream.id,
+                        m.Sighting.provider_id.in_(part),
+                        m.Sighting.deleted_at.is_(None),
+                    )
+                )
+            )
+        rows = {}
+        for p in prepared:
+            rows[p.item.provider_id] = {
+                "interaction_id": interaction_ids[p.item.natural_key],
+                "stream_id": stream.id,
+                "provider_id": p.item.provider_id,
+                "folder": p.item.folder,
+                "seen_at": now,
+                "deleted_at": None,
+            }
+        stmt = _insert(session, m.Sighting)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["stream_id", "provider_id"],
+            set_={
+                "interaction_id": stmt.excluded.interaction_id,
+                "folder": stmt.excluded.folder,
+                "deleted_at": None,
+            },
+        )
+        session.execute(stmt, list(rows.values()))
+        return len(set(rows) - known)
+
+    def _write_deletions(
+        self, session: Session, stream: m.Stream, page: Page, now: datetime
+    ) -> int:
+        if not page.deletions:
+            return 0
+        n = 0
+        ids = [d.provider_id for d in page.deletions]
+        for part in _chunks(ids):
+            res = session.execute(
+                update(m.Sighting)
+                .where(
+                    m.Sighting.stream_id == stream.id,
+                    m.Sighting.provider_id.in_(part),
+                    m.Sighting.deleted_at.is_(None),
+                )
+                .values(deleted_at=now)
+            )
+            n += int(getattr(res, "rowcount", 0) or 0)
+        return n
+
+    def _write_rejects(
+        self, session: Session, stream: m.Stream, page: Page, now: datetime
+    ) -> int:
+        if not page.rejected:
+            return 0
+        rows = {
+            r.provider_id: {
+                "stream_id": stream.id,
+                "provider_id": r.provider_id,
+                "reason": r.reason[:1000],
+                "excerpt": r.excerpt[:500],
+                "seen_at": now,
+            }
+            for r in page.rejected
+        }
+        stmt = _insert(session, m.RejectedItem)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["stream_id", "provider_id"],
+            set_={"reason": stmt.excluded.reason, "excerpt": stmt.excluded.excerpt},
+        )
+        session.execute(stmt, list(rows.values()))
+        return len(rows)
+

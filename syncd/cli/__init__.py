@@ -1,0 +1,47 @@
+"""The `syncd` command line. Every query command prints a table by default and JSON with --json."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from syncd.cli.context import CliContext, pass_ctx
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              help="Configuration file (default: $SYNCD_CONFIG, ./syncd.toml, /etc/syncd/syncd.toml).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars or chatter.")
+@click.version_option(package_name="syncd")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, quiet: bool) -> None:
+    """syncd: capture a sales team's mail, meetings and calls as CRM activities and answer
+    "who here knows this person or company".
+
+    Start with `syncd demo` (no account needed), then `syncd who-knows @domain`.
+    """
+    ctx.obj = CliContext(config_path=config_path, quiet=quiet)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def _register() -> None:
+    from syncd.cli import admin_cmds, data_cmds, query_cmds
+
+    for module in (data_cmds, query_cmds, admin_cmds):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="syncd")
+
+
+__all__ = ["CliContext", "cli", "main", "pass_ctx"]
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""Administration and the main demo job: db upgrade, demo."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import click
+
+from syncd.cli.context import CliContext, emit_json, fail, json_option, pass_ctx, table
+from syncd.store.db import make_engine, upgrade
+
+
+@click.group("db")
+def db() -> None:
+    """Database schema management."""
+
+
+@db.command("upgrade")
+@pass_ctx
+def db_upgrade(ctx: CliContext) -> None:
+    """Apply pending migrations (syncd also does this automatically at start)."""
+    engine = make_engine(ctx.settings.db_url)
+    try:
+        before, after = upgrade(engine)
+    finally:
+        engine.dispose()
+    if before == after:
+        click.echo(f"Database already at revision {after}.")
+    else:
+        click.echo(f"Database upgraded from {before or 'empty'} to {after}.")
+
+
+@click.command("demo")
+@click.option("--seed", default=42, show_default=True, help="Seed of the generated company.")
+@click.option("--messages", default=3000, show_default=True, help="How many emails to generate.")
+@click.option("--data-dir", type=click.Path(path_type=Path),
+              help="Where to write the generated files (default: STATE_DIR/demo-data).")
+@json_option
+@pass_ctx
+def demo(ctx: CliContext, seed: int, messages: int, data_dir: Path | None,
+         as_json: bool) -> None:
+    """Generate a realistic sales team's mailboxes and calendars, import them, and show
+    who knows whom. Needs no Microsoft 365 account; running it twice adds nothing."""
+    from syncd.demo_job import run_demo
+
+    settings = ctx.settings
+    try:
+        result = run_demo(ctx, seed=seed, messages=messages,
+                          data_dir=data_dir or settings.state_dir / "demo-data")
+    except ValueError as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(dataclasses.asdict(result))
+        return
+    imp = result.import_summary
+    ctx.out.print(f"[bold]{result.company}[/bold] ({result.domain}): {result.users} sales reps, "
+                  f"{result.accounts} accounts, {result.contacts} contacts.")
+    ctx.out.print(
+        f"Capture: {imp['messages_seen']} items read from {imp['streams']} streams, "
+        f"{imp['interactions_new']} new interactions, {imp['sightings_new']} new sightings, "
+        f"{imp['captured']} captured as activities, {imp['rejected']} rejected "
+        f"({imp['seconds']} s). Database: {result.database}")
+    table(ctx.out, f"Who knows {result.question}?",
+          ["#", "colleague", "name", "strength", "evidence"],
+          [[i + 1, r["email"], r["name"], f"{r['strength']:.2f}", r["summary"]]
+           for i, r in enumerate(result.answer)])
+    ctx.out.print("Next: `syncd who-knows @DOMAIN`, `syncd activities list`, `syncd status`, "
+                  "`syncd explain ID`.")
+
+
+COMMANDS = [db, demo]

@@ -1,0 +1,83 @@
+"""The main job on the embedded default: a generated company, imported, and a question answered.
+
+It goes through the same paths a user's data does: CSV import of the CRM, the files connector
+for mailboxes and calendars, the capture pipeline, and the who-knows query.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from syncd.app import App
+from syncd.config import Settings
+from syncd.crm import import_accounts, import_contacts, import_leads
+from syncd.importer import ImportReport, run_import
+from syncd.queries import who_knows
+from syncd.store.db import session_scope
+
+
+@dataclass
+class DemoResult:
+    company: str
+    domain: str
+    users: int
+    accounts: int
+    contacts: int
+    database: str
+    question: str
+    answer: list[dict[str, Any]] = field(default_factory=list)
+    import_summary: dict[str, Any] = field(default_factory=dict)
+
+
+def demo_settings(settings: Settings, domain: str) -> Settings:
+    """The demo company's domain is internal even when the configuration names none."""
+    if domain in settings.internal_domains:
+        return settings
+    return settings.model_copy(update={"internal_domains": (*settings.internal_domains, domain)})
+
+
+def run_demo(ctx: Any, *, seed: int, messages: int, data_dir: Path) -> DemoResult:
+    from syncd.demo import generate
+    from syncd.demo.writers import write_crm_csv, write_ics, write_maildir
+
+    if messages < 10:
+        raise ValueError("--messages must be at least 10")
+    company = generate(seed, messages=messages, events=max(20, messages // 20),
+                       calls=max(10, messages // 50))
+    settings = demo_settings(ctx.settings, company.domain)
+    app = App(settings)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        csvs = write_crm_csv(company, data_dir / "crm")
+        write_maildir(company, data_dir / "mail")
+        write_ics(company, data_dir / "mail")
+        with session_scope(app.sessions) as s:
+            import_accounts(s, csvs["accounts"])
+            import_contacts(s, csvs["contacts"], app.policy)
+            import_leads(s, csvs["leads"], app.policy)
+        total = ImportReport()
+        for user in company.users:
+            folder = data_dir / "mail" / user.email.split("@")[0]
+            if not folder.exists():
+                continue
+            rep = run_import(app, [folder], mailbox=user.email)
+            total.streams += rep.streams
+            total.totals.add(rep.totals)
+            total.seconds += rep.seconds
+        # Ask about the account the team talks to most: a question with a real answer.
+        by_domain = Counter(c.account for c in company.contacts if c.account)
+        question_domain = by_domain.most_common(1)[0][0] if by_domain else company.domain
+        with session_scope(app.sessions) as s:
+            _, ranked, _ = who_knows(s, f"@{question_domain}", app.policy,
+                                     settings.graph.half_life_days, limit=5)
+        return DemoResult(
+            company=company.name, domain=company.domain, users=len(company.users),
+            accounts=len(company.accounts), contacts=len(company.contacts),
+            database=settings.db_url, question=f"@{question_domain}",
+            answer=[r.as_json() for r in ranked], import_summary=total.as_json(),
+        )
+    finally:
+        app.close()

@@ -1,0 +1,255 @@
+"""Read-side queries behind the CLI: who-knows, activities, status, explain.
+
+Each returns plain data (dicts/dataclasses) so that the CLI can print a table or JSON from the
+same result.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from connectors.normalize import normalize_address, normalize_message_id
+from graph.rank import Ranked, TieView, rank
+from syncd.capture import internal_user_emails
+from syncd.policy import Policy, domain_of
+from syncd.store import models as m
+
+
+class QueryError(Exception):
+    """The query cannot be answered as asked (unknown target, ambiguous id...)."""
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+
+
+@dataclass
+class Target:
+    label: str
+    person_ids: list[int]
+
+
+def resolve_target(session: Session, target: str) -> Target:
+    """An address, `@domain` (or an account name), or a person's name (accent-insensitive)."""
+    text = target.strip()
+    if not text:
+        raise QueryError("empty target: give an address, @domain or a name")
+    if text.startswith("@") or ("@" not in text and "." in text and " " not in text):
+        domain = text.lstrip("@").lower()
+        ids = list(session.scalars(select(m.Person.id).where(
+            m.Person.domain == domain, ~m.Person.forgotten)))
+        acc_domains = session.scalars(select(m.AccountDomain.domain).where(
+            m.AccountDomain.account_id == select(m.AccountDomain.account_id).where(
+                m.AccountDomain.domain == domain).scalar_subquery()))
+        for d in acc_domains:
+            if d != domain:
+                ids += session.scalars(select(m.Person.id).where(
+                    m.Person.domain == d, ~m.Person.forgotten))
+        return Target(f"@{domain}", ids)
+    if "@" in text:
+        key = normalize_address(text)
+        if key is None:
+            raise QueryError(f"{text!r} is not a valid address")
+        ids = list(session.scalars(select(m.Person.id).where(
+            m.Person.email == key, ~m.Person.forgotten)))
+        return Target(key, ids)
+    acc = session.scalars(select(m.AccountDomain.domain).join(
+        m.Account, m.Account.id == m.AccountDomain.account_id).where(
+        func.lower(m.Account.name) == text.lower())).all()
+    if acc:
+        ids = list(session.scalars(select(m.Person.id).where(
+            m.Person.domain.in_(acc), ~m.Person.forgotten)))
+        return Target(text, ids)
+    folded = _fold(text)
+    words = folded.split()
+    ids = [
+        pid for pid, name in session.execute(
+            select(m.Person.id, m.Person.name).where(m.Person.name != "", ~m.Person.forgotten))
+        if all(w in _fold(name) for w in words)
+    ]
+    return Target(text, ids)
+
+
+def who_knows(session: Session, target: str, policy: Policy, half_life_days: float, *,
+              everyone: bool = False, limit: int | None = 10,
+              as_of: datetime | None = None) -> tuple[Target, list[Ranked], datetime]:
+    """Colleagues ranked by tie strength with the target, straight from the tie table."""
+    tgt = resolve_target(session, target)
+    if not tgt.person_ids:
+        return tgt, [], as_of or datetime.now(UTC)
+    if as_of is None:
+        latest = session.scalar(select(func.max(m.Tie.last_at)))
+        now = datetime.now(UTC)
+        as_of = min(now, latest) if latest else now
+    users = internal_user_emails(session)
+    other = aliased(m.Person)
+    views: list[TieView] = []
+    targets = set(tgt.person_ids)
+    chunk = 500
+    for i in range(0, len(tgt.person_ids), chunk):
+        part = tgt.person_ids[i:i + chunk]
+        q = select(m.Tie, m.Person.email, other.email, other.name, other.is_internal).join(
+            m.Person, m.Person.id == m.Tie.person_a).join(
+            other, other.id == m.Tie.person_b).where(
+            or_(m.Tie.person_a.in_(part), m.Tie.person_b.in_(part)),
+            ~m.Person.forgotten, ~other.forgotten)
+        for tie, a_email, b_email, _b_name, _ in session.execute(q):
+            a_is_target = tie.person_a in targets
+            if a_is_target and tie.person_b in targets:
+                continue
+            colleague_id = tie.person_b if a_is_target else tie.person_a
+            views.append(_view(session, tie, colleague_id, a_is_target, a_email, b_email))
+    names = dict(session.execute(select(m.Person.email, m.Person.name).where(
+        m.Person.email.in_({v.colleague for v in views}))).all()) if views else {}
+    keep = [
+        TieView(**{**v.__dict__, "colleague_name": names.get(v.colleague, "")})
+        for v in views
+        if everyone or v.colleague in users or policy.is_internal(v.colleague)
+    ]
+    keep = [v for v in keep if not policy.is_automated(v.colleague)]
+    return tgt, rank(keep, as_of=as_of, half_life_days=half_life_days, limit=limit), as_of
+
+
+def _view(session: Session, tie: m.Tie, colleague_id: int, a_is_target: bool,
+          a_email: str, b_email: str) -> TieView:
+    # a_to_b counts emails from person_a to person_b.
+    if a_is_target:
+        colleague, target, sent, received = b_email, a_email, tie.b_to_a, tie.a_to_b
+    else:
+        colleague, target, sent, received = a_email, b_email, tie.a_to_b, tie.b_to_a
+    return TieView(colleague=colleague, colleague_name="", target=target, sent=sent,
+                   received=received, meetings=tie.meetings, calls=tie.calls,
+                   co_recipient=tie.co_recipient, first_at=tie.first_at, last_at=tie.last_at,
+                   score=tie.score, score_at=tie.score_at)
+
+
+def list_activities(session: Session, *, contact: str | None = None, account: str | None = None,
+                    since: datetime | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    q = select(m.Activity.id, m.Interaction).join(
+        m.Interaction, m.Interaction.id == m.Activity.interaction_id)
+    if contact:
+        key = normalize_address(contact)
+        if key is None:
+            raise QueryError(f"{contact!r} is not a valid address")
+        cid = session.scalar(select(m.Contact.id).join(
+            m.Person, m.Person.id == m.Contact.person_id).where(m.Person.email == key))
+        if cid is None:
+            raise QueryError(f"no contact with address {key}")
+        q = q.join(m.ActivityLink, m.ActivityLink.activity_id == m.Activity.id).where(
+            and_(m.ActivityLink.target_type == "contact", m.ActivityLink.target_id == cid))
+    if account:
+        acc_id = find_account_id(session, account)
+        q = q.join(m.ActivityLink, m.ActivityLink.activity_id == m.Activity.id).where(
+            and_(m.ActivityLink.target_type == "account", m.ActivityLink.target_id == acc_id))
+    if since:
+        q = q.where(m.Interaction.occurred_at >= since)
+    q = q.order_by(m.Interaction.occurred_at.desc()).limit(limit)
+    out = []
+    for aid, inter in session.execute(q):
+        links = session.execute(select(m.ActivityLink.target_type, m.ActivityLink.target_id)
+                                .where(m.ActivityLink.activity_id == aid)).all()
+        out.append({"activity_id": aid, "interaction_id": inter.id, "kind": inter.kind,
+                    "occurred_at": inter.occurred_at.isoformat(), "subject": inter.subject,
+                    "direction": inter.direction,
+                    "links": [f"{t}#{i}" for t, i in links]})
+    return out
+
+
+def find_account_id(session: Session, account: str) -> int:
+    text = account.strip().lstrip("@").lower()
+    acc_id = session.scalar(select(m.AccountDomain.account_id).where(
+        m.AccountDomain.domain == text))
+    if acc_id is None:
+        acc_id = session.scalar(select(m.Account.id).where(
+            func.lower(m.Account.name) == text).limit(1))
+    if acc_id is None:
+        raise QueryError(f"no account with domain or name {account!r}")
+    return acc_id
+
+
+def status(session: Session) -> dict[str, Any]:
+    counts = {
+        name: session.scalar(select(func.count()).select_from(model)) or 0
+        for name, model in (("interactions", m.Interaction), ("sightings", m.Sighting),
+                            ("persons", m.Person), ("activities", m.Activity),
+                            ("rejected", m.RejectedItem), ("ties", m.Tie),
+                            ("accounts", m.Account), ("contacts", m.Contact), ("leads", m.Lead))
+    }
+    streams = []
+    q = select(m.Stream, m.Mailbox.address).outerjoin(
+        m.Mailbox, m.Mailbox.id == m.Stream.mailbox_id).order_by(m.Stream.connector, m.Stream.key)
+    for row, address in session.execute(q):
+        rejected = session.scalar(select(func.count()).select_from(m.RejectedItem).where(
+            m.RejectedItem.stream_id == row.id)) or 0
+        streams.append({
+            "connector": row.connector, "stream": row.key, "mailbox": address,
+            "phase": row.phase, "round_complete": row.round_complete,
+            "items": row.items_total, "rejected": rejected,
+            "last_success_at": row.last_success_at.isoformat() if row.last_success_at else None,
+            "last_error": row.last_error, "resyncs": row.resync_count,
+        })
+    return {"counts": counts, "streams": streams}
+
+
+def explain(session: Session, ref: str, policy: Policy) -> dict[str, Any]:
+    """Why an interaction was or was not captured, participant by participant."""
+    inter = None
+    if ref.isdigit():
+        inter = session.get(m.Interaction, int(ref))
+    if inter is None:
+        key = normalize_message_id(ref) or ref.strip()
+        inter = session.scalar(select(m.Interaction).where(m.Interaction.natural_key == key))
+    if inter is None:
+        raise QueryError(f"no interaction with id or message-id {ref!r}")
+    users = internal_user_emails(session)
+    people = []
+    q = select(m.Participant.role, m.Participant.response, m.Person).join(
+        m.Person, m.Person.id == m.Participant.person_id).where(
+        m.Participant.interaction_id == inter.id).order_by(m.Participant.role, m.Person.email)
+    for role, response, person in session.execute(q):
+        facts: list[str] = []
+        if person.email in users:
+            facts.append("internal user (mailbox owner or directory)")
+        elif policy.is_internal(person.email):
+            facts.append("internal domain")
+        if person.is_unresolved:
+            facts.append("unresolved Exchange legacy DN")
+        contact = session.scalar(select(m.Contact).where(m.Contact.person_id == person.id))
+        if contact:
+            facts.append(f"contact #{contact.id}"
+                         + (f" of account #{contact.account_id}" if contact.account_id else ""))
+        lead = session.scalar(select(m.Lead).where(m.Lead.person_id == person.id))
+        if lead:
+            facts.append(f"lead #{lead.id} ({lead.status})")
+        dom = domain_of(person.email)
+        if policy.is_free_mail(person.email):
+            facts.append(f"free-mail domain {dom}: never matched to an account")
+        else:
+            acc = session.scalar(select(m.AccountDomain.account_id).where(
+                m.AccountDomain.domain == dom))
+            if acc:
+                facts.append(f"domain {dom} belongs to account #{acc}")
+        if policy.is_automated(person.email):
+            facts.append("automated address")
+        if not facts:
+            facts.append("unknown external person")
+        people.append({"email": person.email, "name": person.name, "role": role,
+                       "response": response, "facts": facts})
+    sightings = session.execute(select(m.Sighting, m.Stream.key).join(
+        m.Stream, m.Stream.id == m.Sighting.stream_id).where(
+        m.Sighting.interaction_id == inter.id)).all()
+    return {
+        "interaction_id": inter.id, "natural_key": inter.natural_key, "kind": inter.kind,
+        "subject": "(private)" if inter.is_private else inter.subject,
+        "occurred_at": inter.occurred_at.isoformat(), "direction": inter.direction,
+        "captured": inter.captured, "decision": inter.decision,
+        "participants": people,
+        "sightings": [{"stream": key, "folder": s.folder, "provider_id": s.provider_id,
+                       "deleted": s.deleted_at is not None} for s, key in sightings],
+    }

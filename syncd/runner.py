@@ -1,0 +1,141 @@
+"""Drive one stream from its stored cursor to the end of its round.
+
+The loop shape is the same for every connector: fetch a page (no database session held during
+the network or disk read), then write the page and its cursor in one short transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from connectors.base import CursorInvalidError, Stream
+from syncd.capture import Capturer, PageResult, ensure_persons
+from syncd.policy import Policy
+from syncd.store import models as m
+from syncd.store.db import session_scope
+
+MAX_CONSECUTIVE_RESYNCS = 3
+
+
+@dataclass
+class StreamRun:
+    stream_key: str
+    mailbox: str | None
+    mailbox_inferred: bool = False
+    pages: int = 0
+    result: PageResult = field(default_factory=PageResult)
+    resyncs: int = 0
+
+
+def get_or_create_mailbox(
+    session: Session, connector: str, address: str, policy: Policy, display_name: str = ""
+) -> m.Mailbox:
+    """Mailbox owners are internal users: their address joins the directory."""
+    now = datetime.now(UTC)
+    mb = session.scalar(
+        select(m.Mailbox).where(m.Mailbox.connector == connector, m.Mailbox.address == address)
+    )
+    if mb is None:
+        mb = m.Mailbox(connector=connector, address=address, display_name=display_name,
+                       created_at=now)
+        session.add(mb)
+        session.flush()
+    ensure_user(session, address, display_name, policy, now)
+    return mb
+
+
+def ensure_user(
+    session: Session, address: str, name: str, policy: Policy, now: datetime
+) -> int:
+    ids, _ = ensure_persons(session, {address: name}, policy, now)
+    pid = ids[address]
+    uid = session.scalar(select(m.User.id).where(m.User.person_id == pid))
+    if uid is None:
+        user = m.User(person_id=pid, display_name=name)
+        session.add(user)
+        session.flush()
+        uid = user.id
+    person = session.get_one(m.Person, pid)
+    person.is_internal = True
+    if name and not person.name:
+        person.name = name
+    return uid
+
+
+def get_or_create_stream(
+    session: Session, connector: str, key: str, mailbox_id: int | None
+) -> m.Stream:
+    row = session.scalar(
+        select(m.Stream).where(m.Stream.connector == connector, m.Stream.key == key)
+    )
+    if row is None:
+        row = m.Stream(connector=connector, key=key, mailbox_id=mailbox_id, phase="initial",
+                       round_complete=False, resync_count=0, items_total=0)
+        session.add(row)
+        session.flush()
+    elif mailbox_id is not None and row.mailbox_id is None:
+        row.mailbox_id = mailbox_id
+    return row
+
+
+def run_stream(
+    factory: sessionmaker[Session],
+    capturer: Capturer,
+    connector: str,
+    stream: Stream,
+    *,
+    mailbox: str | None = None,
+    on_page: Callable[[PageResult], None] | None = None,
+) -> StreamRun:
+    """Sync `stream` to the end of its current round, one committed page at a time.
+
+    Raises: ConnectorError subclasses other than CursorInvalidError, after recording the error
+    on the stream row; CursorInvalidError is handled by restarting from scratch (bounded).
+    """
+    owner = mailbox or stream.mailbox
+    run = StreamRun(stream_key=stream.key, mailbox=owner)
+    with session_scope(factory) as s:
+        mb_id = get_or_create_mailbox(s, connector, owner, capturer.policy).id if owner else None
+        row = get_or_create_stream(s, connector, stream.key, mb_id)
+        stream_id, cursor = row.id, row.cursor
+    while True:
+        try:
+            page = stream.fetch_page(cursor)
+        except CursorInvalidError as exc:
+            run.resyncs += 1
+            with session_scope(factory) as s:
+                row = s.get_one(m.Stream, stream_id)
+                row.resync_count += 1
+                row.phase = "resync"
+                row.last_error = f"cursor rejected, full resync: {exc}"
+                row.last_error_at = datetime.now(UTC)
+                if run.resyncs > MAX_CONSECUTIVE_RESYNCS:
+                    row.phase = "stopped"
+                    raise
+            cursor = None
+            continue
+        except Exception as exc:
+            with session_scope(factory) as s:
+                row = s.get_one(m.Stream, stream_id)
+                row.last_error = f"{type(exc).__name__}: {exc}"
+                row.last_error_at = datetime.now(UTC)
+            raise
+        with session_scope(factory) as s:
+            row = s.get_one(m.Stream, stream_id)
+            if owner is None and page.mailbox_hint:
+                owner = page.mailbox_hint
+                row.mailbox_id = get_or_create_mailbox(s, connector, owner, capturer.policy).id
+                run.mailbox, run.mailbox_inferred = owner, True
+            res = capturer.capture_page(s, row, page)
+        run.pages += 1
+        run.result.add(res)
+        if on_page is not None:
+            on_page(res)
+        cursor = page.cursor
+        if page.complete:
+            return run

@@ -1,0 +1,288 @@
+"""SQLAlchemy models: the one schema shared by SQLite (embedded) and PostgreSQL (scale-out).
+
+Invariants worth knowing before touching a column are written beside it. Schema changes go
+through an Alembic migration in `syncd/migrations/versions/`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# SQLite has no 64-bit autoincrement other than INTEGER PRIMARY KEY; PostgreSQL wants BIGINT.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, whatever the backend (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Mailbox(Base):
+    __tablename__ = "mailboxes"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    connector: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(320))
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    # active | disabled | gone; a disabled mailbox keeps its data but is not polled
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (UniqueConstraint("connector", "address"),)
+
+
+class Stream(Base):
+    __tablename__ = "streams"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    connector: Mapped[str] = mapped_column(String(100))
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id"))
+    key: Mapped[str] = mapped_column(String(1000))
+    # Invariant: `cursor` describes exactly the data committed with it (contract 2); it is only
+    # ever written in the transaction that writes the page it follows.
+    cursor: Mapped[str | None] = mapped_column(Text)
+    # True once a full round has been read: the next poll asks only for changes.
+    round_complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    # initial -> incremental; any -> resync (cursor rejected) -> incremental; any -> stopped
+    phase: Mapped[str] = mapped_column(String(20), default="initial")
+    resync_count: Mapped[int] = mapped_column(Integer, default=0)
+    items_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    __table_args__ = (UniqueConstraint("connector", "key"),)
+
+
+class Person(Base):
+    """One address owner. `email` is the normalised key (or `x500:<dn>` until resolved)."""
+
+    __tablename__ = "persons"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    email: Mapped[str] = mapped_column(String(1000), unique=True)
+    name: Mapped[str] = mapped_column(String(300), default="")
+    domain: Mapped[str] = mapped_column(String(255), default="", index=True)
+    is_internal: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_automated: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_unresolved: Mapped[bool] = mapped_column(Boolean, default=False)
+    # set by `forget`: the row stays as a tombstone so that a later import does not re-add it
+    forgotten: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class User(Base):
+    """An internal user (a colleague), from the directory or a mailbox owner."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), unique=True)
+    display_name: Mapped[str] = mapped_column(String(300), default="")
+    title: Mapped[str] = mapped_column(String(300), default="")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    normalized_name: Mapped[str] = mapped_column(String(300), index=True)
+    industry: Mapped[str] = mapped_column(String(200), default="")
+    city: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AccountDomain(Base):
+    __tablename__ = "account_domains"
+    domain: Mapped[str] = mapped_column(String(255), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), unique=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    name: Mapped[str] = mapped_column(String(300), default="")
+    title: Mapped[str] = mapped_column(String(300), default="")
+    phone: Mapped[str] = mapped_column(String(50), default="")
+    origin: Mapped[str] = mapped_column(String(20), default="import")  # import | auto | form
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Lead(Base):
+    __tablename__ = "leads"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    name: Mapped[str] = mapped_column(String(300), default="")
+    company: Mapped[str] = mapped_column(String(300), default="")
+    title: Mapped[str] = mapped_column(String(300), default="")
+    phone: Mapped[str] = mapped_column(String(50), default="")
+    source: Mapped[str] = mapped_column(String(50), default="import")
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open|qualified|disqualified
+    owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Opportunity(Base):
+    __tablename__ = "opportunities"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
+    stage: Mapped[str] = mapped_column(String(20), default="qualify")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Interaction(Base):
+    """One email, meeting occurrence or call, whichever mailboxes saw it (contract 3)."""
+
+    __tablename__ = "interactions"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    natural_key: Mapped[str] = mapped_column(String(1000), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    thread_key: Mapped[str | None] = mapped_column(String(1000), index=True)
+    in_reply_to: Mapped[str | None] = mapped_column(String(1000))
+    # inbound | outbound | internal | external, relative to the internal domains
+    direction: Mapped[str] = mapped_column(String(10))
+    is_private: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_automated: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    participant_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The capture decision and its reasons, as decided when first seen (explain reads it).
+    captured: Mapped[bool] = mapped_column(Boolean, default=False)
+    decision: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Sighting(Base):
+    """Which stream holds a copy of an interaction, under which provider id."""
+
+    __tablename__ = "sightings"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(
+        ForeignKey("interactions.id", ondelete="CASCADE"), index=True
+    )
+    stream_id: Mapped[int] = mapped_column(ForeignKey("streams.id"))
+    provider_id: Mapped[str] = mapped_column(String(1000))
+    folder: Mapped[str] = mapped_column(String(200), default="")
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    __table_args__ = (UniqueConstraint("stream_id", "provider_id"),)
+
+
+class Participant(Base):
+    __tablename__ = "participants"
+    interaction_id: Mapped[int] = mapped_column(
+        ForeignKey("interactions.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(10), primary_key=True)
+    response: Mapped[str | None] = mapped_column(String(20))
+
+
+class Activity(Base):
+    """An interaction captured into the CRM. At most one per interaction."""
+
+    __tablename__ = "activities"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(
+        ForeignKey("interactions.id", ondelete="CASCADE"), unique=True
+    )
+    captured_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ActivityLink(Base):
+    """What an activity is regarding: a contact, lead, account, opportunity or user."""
+
+    __tablename__ = "activity_links"
+    activity_id: Mapped[int] = mapped_column(
+        ForeignKey("activities.id", ondelete="CASCADE"), primary_key=True
+    )
+    target_type: Mapped[str] = mapped_column(String(20), primary_key=True)
+    target_id: Mapped[int] = mapped_column(Id, primary_key=True)
+    __table_args__ = (Index("ix_activity_links_target", "target_type", "target_id"),)
+
+
+class RejectedItem(Base):
+    __tablename__ = "rejected_items"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    stream_id: Mapped[int] = mapped_column(ForeignKey("streams.id"))
+    provider_id: Mapped[str] = mapped_column(String(1000))
+    reason: Mapped[str] = mapped_column(Text)
+    excerpt: Mapped[str] = mapped_column(Text, default="")
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (UniqueConstraint("stream_id", "provider_id"),)
+
+
+class Tie(Base):
+    """The relationship between two persons, maintained incrementally at capture time.
+
+    Invariant: person_a < person_b. `score` is the sum over contributing interactions of
+    weight * 2^-((score_at - t) / half_life); adding one interaction is O(1) whatever order
+    interactions arrive in (see graph.ties.decayed_add). Counts are by direction: `a_to_b` counts
+    emails from a with b as a recipient.
+    """
+
+    __tablename__ = "ties"
+    person_a: Mapped[int] = mapped_column(ForeignKey("persons.id"), primary_key=True)
+    person_b: Mapped[int] = mapped_column(ForeignKey("persons.id"), primary_key=True, index=True)
+    a_to_b: Mapped[int] = mapped_column(Integer, default=0)
+    b_to_a: Mapped[int] = mapped_column(Integer, default=0)
+    meetings: Mapped[int] = mapped_column(Integer, default=0)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    co_recipient: Mapped[int] = mapped_column(Integer, default=0)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    score_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Event(Base):
+    """The workflow outbox: appended in the transaction that produced the event."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    type: Mapped[str] = mapped_column(String(50), index=True)
+    payload: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
