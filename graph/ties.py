@@ -56,7 +56,8 @@ def decayed_add(
 def decay_to(score: float, score_at: datetime, now: datetime, half_life_days: float) -> float:
     if now <= score_at:
         return score
-    return score * 0.5 ** ((now - score_at).total_seconds() / (half_life_days * 86400.0))
+    factor: float = 0.5 ** ((now - score_at).total_seconds() / (half_life_days * 86400.0))
+    return score * factor
 
 
 def strength(score: float) -> float:

@@ -15,10 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from connectors.base import Interaction as NInteraction
@@ -26,7 +25,23 @@ from connectors.base import Page, Role
 from graph.ties import decayed_add, pairs_for
 from syncd.policy import Decision, PersonFacts, Policy, domain_of
 from syncd.store import models as m
+from syncd.store.bulk import insert_rows, update_rows
 
+
+def _table(model: type[m.Base]) -> Table:
+    return cast(Table, model.__table__)
+
+
+T_PERSON = _table(m.Person)
+T_INTERACTION = _table(m.Interaction)
+T_PARTICIPANT = _table(m.Participant)
+T_SIGHTING = _table(m.Sighting)
+T_ACTIVITY = _table(m.Activity)
+T_ACTIVITY_LINK = _table(m.ActivityLink)
+T_EVENT = _table(m.Event)
+T_TIE = _table(m.Tie)
+T_REJECTED = _table(m.RejectedItem)
+PARTICIPANT_PK = ("interaction_id", "person_id", "role")
 CHUNK = 500  # bound on IN-list sizes (SQLite's variable limit, planner sanity)
 SENDER_ROLES = (Role.FROM, Role.ORGANIZER, Role.CALLER)
 
@@ -64,13 +79,6 @@ class _Prepared:
         return None
 
 
-def _insert(session: Session, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
 def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
     for i in range(0, len(values), size):
         yield values[i : i + size]
@@ -103,8 +111,7 @@ def ensure_persons(
             }
             for k in missing
         ]
-        stmt = _insert(session, m.Person).on_conflict_do_nothing(index_elements=["email"])
-        session.execute(stmt, rows)
+        insert_rows(session, T_PERSON, rows, conflict=["email"])
         for part in _chunks(missing):
             for pid, email in session.execute(
                 select(m.Person.id, m.Person.email).where(m.Person.email.in_(part))
@@ -331,10 +338,7 @@ class Capturer:
                     "created_at": now,
                 }
             )
-        stmt = _insert(session, m.Interaction).on_conflict_do_nothing(
-            index_elements=["natural_key"]
-        )
-        session.execute(stmt, rows)
+        insert_rows(session, T_INTERACTION, rows, conflict=["natural_key"])
         keys = [r["natural_key"] for r in rows]
         for part in _chunks(keys):
             for iid, key in session.execute(
@@ -355,9 +359,7 @@ class Capturer:
             for email, role, _, response in p.participants
         ]
         if part_rows:
-            session.execute(
-                _insert(session, m.Participant).on_conflict_do_nothing(), part_rows
-            )
+            insert_rows(session, T_PARTICIPANT, part_rows, conflict=PARTICIPANT_PK)
 
         captured = self._write_activities(session, items, decisions, person_ids, interaction_ids,
                                           now)
@@ -379,7 +381,7 @@ class Capturer:
         creates = self._auto_create(session, chosen, decisions, person_ids, now)
         rows = [{"interaction_id": interaction_ids[p.item.natural_key], "captured_at": now}
                 for p in chosen]
-        session.execute(_insert(session, m.Activity).on_conflict_do_nothing(), rows)
+        insert_rows(session, T_ACTIVITY, rows, conflict=["interaction_id"])
         ids = {p.item.natural_key: interaction_ids[p.item.natural_key] for p in chosen}
         activity_ids: dict[int, int] = {}
         for part in _chunks(list(ids.values())):
@@ -389,8 +391,8 @@ class Capturer:
                 )
             ):
                 activity_ids[iid] = aid
-        links = []
-        events = []
+        links: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
         for p in chosen:
             aid = activity_ids[ids[p.item.natural_key]]
             targets = list(decisions[p.item.natural_key].links)
@@ -415,8 +417,9 @@ class Capturer:
                 }
             )
         if links:
-            session.execute(_insert(session, m.ActivityLink).on_conflict_do_nothing(), links)
-        session.execute(_insert(session, m.Event), events)
+            insert_rows(session, T_ACTIVITY_LINK, links,
+                        conflict=["activity_id", "target_type", "target_id"])
+        insert_rows(session, T_EVENT, events)
         return len(chosen)
 
     def _auto_create(
@@ -512,8 +515,8 @@ class Capturer:
                 q = q.with_for_update()
             for row in session.execute(q):
                 current[(row[0], row[1])] = tuple(row[2:])
-        inserts = []
-        updates = []
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
         hl = self.half_life_days
         for (lo, hi), t in acc.items():
             contribs = t["contribs"]
@@ -525,34 +528,17 @@ class Capturer:
                 score, score_at = 0.0, contribs[0][1]
             for w, at in contribs:
                 score, score_at = decayed_add(score, score_at, w, at, hl)
-            row = {
-                "pa": lo, "pb": hi,
+            tie_row = {
+                "person_a": lo, "person_b": hi,
                 "a_to_b": a2b + t["a_to_b"], "b_to_a": b2a + t["b_to_a"],
                 "meetings": meet + t["meetings"], "calls": calls + t["calls"],
                 "co_recipient": co + t["co"],
                 "first_at": min(first, t["first"]), "last_at": max(last, t["last"]),
                 "score": score, "score_at": score_at,
             }
-            (updates if (lo, hi) in current else inserts).append(row)
-        if inserts:
-            session.execute(
-                _insert(session, m.Tie),
-                [{("person_a" if k == "pa" else "person_b" if k == "pb" else k): v
-                  for k, v in r.items()} for r in inserts],
-            )
-        if updates:
-            stmt = (
-                update(m.Tie)
-                .where(m.Tie.person_a == bindparam("pa"), m.Tie.person_b == bindparam("pb"))
-                .values(
-                    a_to_b=bindparam("a_to_b"), b_to_a=bindparam("b_to_a"),
-                    meetings=bindparam("meetings"), calls=bindparam("calls"),
-                    co_recipient=bindparam("co_recipient"), first_at=bindparam("first_at"),
-                    last_at=bindparam("last_at"), score=bindparam("score"),
-                    score_at=bindparam("score_at"),
-                )
-            )
-            session.connection().execute(stmt, updates)
+            (updates if (lo, hi) in current else inserts).append(tie_row)
+        insert_rows(session, T_TIE, inserts)
+        update_rows(session, T_TIE, ("person_a", "person_b"), updates)
 
     def _apply_updates(
         self,
@@ -572,12 +558,12 @@ class Capturer:
                     participant_count=len(p.participants),
                 )
             )
-            session.execute(m.Participant.__table__.delete().where(
+            session.execute(T_PARTICIPANT.delete().where(
                 m.Participant.interaction_id == iid))
             rows = [{"interaction_id": iid, "person_id": person_ids[e], "role": r,
                      "response": resp} for e, r, _, resp in p.participants]
             if rows:
-                session.execute(_insert(session, m.Participant).on_conflict_do_nothing(), rows)
+                insert_rows(session, T_PARTICIPANT, rows, conflict=PARTICIPANT_PK)
 
     def _write_sightings(
         self,
@@ -611,16 +597,9 @@ class Capturer:
                 "seen_at": now,
                 "deleted_at": None,
             }
-        stmt = _insert(session, m.Sighting)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["stream_id", "provider_id"],
-            set_={
-                "interaction_id": stmt.excluded.interaction_id,
-                "folder": stmt.excluded.folder,
-                "deleted_at": None,
-            },
-        )
-        session.execute(stmt, list(rows.values()))
+        insert_rows(session, T_SIGHTING, list(rows.values()),
+                    conflict=["stream_id", "provider_id"],
+                    update=["interaction_id", "folder", "deleted_at"])
         return len(set(rows) - known)
 
     def _write_deletions(
@@ -658,11 +637,7 @@ class Capturer:
             }
             for r in page.rejected
         }
-        stmt = _insert(session, m.RejectedItem)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["stream_id", "provider_id"],
-            set_={"reason": stmt.excluded.reason, "excerpt": stmt.excluded.excerpt},
-        )
-        session.execute(stmt, list(rows.values()))
+        insert_rows(session, T_REJECTED, list(rows.values()),
+                    conflict=["stream_id", "provider_id"], update=["reason", "excerpt"])
         return len(rows)
 

@@ -7,11 +7,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import select
+
 from connectors.files import open_streams
 from connectors.normalize import normalize_address
+from connectors.prefetch import Prefetcher
 from syncd.app import App
 from syncd.capture import PageResult
 from syncd.runner import StreamRun, run_stream
+from syncd.store import models as m
+from syncd.store.db import session_scope
 
 FILES_CONNECTOR = "files"
 
@@ -48,6 +53,7 @@ def run_import(
     mailbox: str | None = None,
     on_stream_start: Callable[[str, int], None] | None = None,
     on_page: Callable[[PageResult], None] | None = None,
+    prefetch: bool = True,
 ) -> ImportReport:
     """Import every stream under `paths`. Raises ValueError for a path that does not exist or
     a mailbox that is not an address."""
@@ -60,15 +66,29 @@ def run_import(
     report = ImportReport()
     streams = [s for p in paths for s in open_streams(p, owner)]
     report.streams = len(streams)
-    for i, stream in enumerate(streams):
-        if on_stream_start is not None:
-            on_stream_start(stream.key, i)
-        run: StreamRun = run_stream(app.sessions, app.capturer, FILES_CONNECTOR, stream,
-                                    mailbox=owner, on_page=on_page)
-        report.totals.add(run.result)
-        if run.mailbox:
-            report.mailboxes[stream.key] = run.mailbox
-            if run.mailbox_inferred:
-                report.inferred.append(stream.key)
+    prefetcher = Prefetcher(streams, stored_cursors(app, [s.key for s in streams])) \
+        if prefetch and len(streams) > 0 else None
+    try:
+        sources = prefetcher.streams if prefetcher else streams
+        for i, stream in enumerate(sources):
+            if on_stream_start is not None:
+                on_stream_start(stream.key, i)
+            run: StreamRun = run_stream(app.sessions, app.capturer, FILES_CONNECTOR, stream,
+                                        mailbox=owner, on_page=on_page)
+            report.totals.add(run.result)
+            if run.mailbox:
+                report.mailboxes[stream.key] = run.mailbox
+                if run.mailbox_inferred:
+                    report.inferred.append(stream.key)
+    finally:
+        if prefetcher is not None:
+            prefetcher.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def stored_cursors(app: App, keys: list[str]) -> list[str | None]:
+    with session_scope(app.sessions) as s:
+        found = dict(s.execute(select(m.Stream.key, m.Stream.cursor).where(
+            m.Stream.connector == FILES_CONNECTOR, m.Stream.key.in_(keys))).all())
+    return [found.get(k) for k in keys]

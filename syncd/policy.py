@@ -8,7 +8,7 @@ capture did.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -34,6 +34,7 @@ def domain_of(key: str) -> str:
     return key.rpartition("@")[2]
 
 
+@lru_cache(maxsize=65536)
 def _in_domains(domain: str, domains: frozenset[str]) -> bool:
     """Exact domain or any parent (`mail.contoso.fr` is inside `contoso.fr`)."""
     if not domain:

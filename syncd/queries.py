@@ -7,7 +7,7 @@ same result.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -103,12 +103,11 @@ def who_knows(session: Session, target: str, policy: Policy, half_life_days: flo
             a_is_target = tie.person_a in targets
             if a_is_target and tie.person_b in targets:
                 continue
-            colleague_id = tie.person_b if a_is_target else tie.person_a
-            views.append(_view(session, tie, colleague_id, a_is_target, a_email, b_email))
+            views.append(_view(tie, a_is_target, a_email, b_email))
     names = dict(session.execute(select(m.Person.email, m.Person.name).where(
         m.Person.email.in_({v.colleague for v in views}))).all()) if views else {}
     keep = [
-        TieView(**{**v.__dict__, "colleague_name": names.get(v.colleague, "")})
+        replace(v, colleague_name=names.get(v.colleague, ""))
         for v in views
         if everyone or v.colleague in users or policy.is_internal(v.colleague)
     ]
@@ -116,8 +115,7 @@ def who_knows(session: Session, target: str, policy: Policy, half_life_days: flo
     return tgt, rank(keep, as_of=as_of, half_life_days=half_life_days, limit=limit), as_of
 
 
-def _view(session: Session, tie: m.Tie, colleague_id: int, a_is_target: bool,
-          a_email: str, b_email: str) -> TieView:
+def _view(tie: m.Tie, a_is_target: bool, a_email: str, b_email: str) -> TieView:
     # a_to_b counts emails from person_a to person_b.
     if a_is_target:
         colleague, target, sent, received = b_email, a_email, tie.b_to_a, tie.a_to_b

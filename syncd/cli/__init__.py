@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -42,6 +41,3 @@ def main() -> None:
 
 
 __all__ = ["CliContext", "cli", "main", "pass_ctx"]
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

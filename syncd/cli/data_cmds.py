@@ -128,14 +128,14 @@ def _list_rows(s: Session, kind: str, limit: int) -> list[dict[str, object]]:
             rows.append({"id": acc.id, "name": acc.name, "domains": ", ".join(domains),
                          "city": acc.city, "activities": _activity_count(s, "account", acc.id)})
     elif kind == "contacts":
-        q = select(m.Contact, m.Person.email).join(m.Person, m.Person.id == m.Contact.person_id)
-        for c, email in s.execute(q.order_by(m.Person.email).limit(limit)):
+        cq = select(m.Contact, m.Person.email).join(m.Person, m.Person.id == m.Contact.person_id)
+        for c, email in s.execute(cq.order_by(m.Person.email).limit(limit)):
             rows.append({"id": c.id, "email": email, "name": c.name, "title": c.title,
                          "account_id": c.account_id,
                          "activities": _activity_count(s, "contact", c.id)})
     else:
-        q = select(m.Lead, m.Person.email).join(m.Person, m.Person.id == m.Lead.person_id)
-        for lead, email in s.execute(q.order_by(m.Lead.id).limit(limit)):
+        lq = select(m.Lead, m.Person.email).join(m.Person, m.Person.id == m.Lead.person_id)
+        for lead, email in s.execute(lq.order_by(m.Lead.id).limit(limit)):
             rows.append({"id": lead.id, "email": email, "name": lead.name,
                          "company": lead.company, "status": lead.status, "source": lead.source,
                          "activities": _activity_count(s, "lead", lead.id)})
