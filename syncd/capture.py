@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select, tuple_, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from connectors.base import Interaction as NInteraction
@@ -25,7 +25,8 @@ from connectors.base import Page, Role
 from graph.ties import decayed_add, pairs_for
 from syncd.policy import Decision, PersonFacts, Policy, domain_of
 from syncd.store import models as m
-from syncd.store.bulk import insert_rows, update_rows
+from syncd.store.bulk import insert_rows, insert_tuples, update_rows
+from syncd.store.ties import load_ties, save_ties
 
 
 def _table(model: type[m.Base]) -> Table:
@@ -39,9 +40,9 @@ T_SIGHTING = _table(m.Sighting)
 T_ACTIVITY = _table(m.Activity)
 T_ACTIVITY_LINK = _table(m.ActivityLink)
 T_EVENT = _table(m.Event)
-T_TIE = _table(m.Tie)
 T_REJECTED = _table(m.RejectedItem)
 PARTICIPANT_PK = ("interaction_id", "person_id", "role")
+PARTICIPANT_COLUMNS = ("interaction_id", "person_id", "role", "response")
 CHUNK = 500  # bound on IN-list sizes (SQLite's variable limit, planner sanity)
 SENDER_ROLES = (Role.FROM, Role.ORGANIZER, Role.CALLER)
 
@@ -90,11 +91,16 @@ def ensure_persons(
     """Return {email: person id} for every key in `names`, creating the missing ones."""
     keys = list(names)
     ids: dict[str, int] = {}
+    unnamed: list[dict[str, Any]] = []
     for part in _chunks(keys):
-        for pid, email in session.execute(
-            select(m.Person.id, m.Person.email).where(m.Person.email.in_(part))
+        for pid, email, name in session.execute(
+            select(m.Person.id, m.Person.email, m.Person.name).where(m.Person.email.in_(part))
         ):
             ids[email] = pid
+            if not name and names[email]:
+                unnamed.append({"id": pid, "name": names[email][:300]})
+    # A person first seen without a display name gets the first one a later message shows.
+    update_rows(session, T_PERSON, ("id",), unnamed)
     missing = [k for k in keys if k not in ids]
     if missing:
         rows = [
@@ -348,18 +354,12 @@ class Capturer:
             ):
                 interaction_ids[key] = iid
 
-        part_rows = [
-            {
-                "interaction_id": interaction_ids[p.item.natural_key],
-                "person_id": person_ids[email],
-                "role": role,
-                "response": response,
-            }
-            for p in items
-            for email, role, _, response in p.participants
-        ]
-        if part_rows:
-            insert_rows(session, T_PARTICIPANT, part_rows, conflict=PARTICIPANT_PK)
+        insert_tuples(
+            session, T_PARTICIPANT, PARTICIPANT_COLUMNS,
+            [(interaction_ids[p.item.natural_key], person_ids[email], role, response)
+             for p in items for email, role, _, response in p.participants],
+            conflict=PARTICIPANT_PK,
+        )
 
         captured = self._write_activities(session, items, decisions, person_ids, interaction_ids,
                                           now)
@@ -472,12 +472,15 @@ class Capturer:
     def _fold_ties(
         self, session: Session, items: list[_Prepared], person_ids: dict[str, int]
     ) -> None:
-        acc: dict[tuple[int, int], dict[str, Any]] = {}
+        # Per pair: [a_to_b, b_to_a, meetings, calls, co, first, last, [(weight, at), ...]]
+        acc: dict[tuple[int, int], list[Any]] = {}
+        channel_slot = {"meeting": 2, "call": 3, "co": 4}
         for p in items:
             it = p.item
             sender = p.sender
             if sender is not None and (it.is_automated or self.policy.is_automated(sender)):
                 continue  # robots are not relationships
+            at = it.occurred_at
             recips = [(e, role) for e, role, _, _ in p.participants if role not in SENDER_ROLES]
             responses = {e: r for e, _, _, r in p.participants if r}
             for c in pairs_for(str(it.kind), sender, recips,
@@ -488,57 +491,40 @@ class Capturer:
                 lo, hi = (a, b) if a < b else (b, a)
                 t = acc.get((lo, hi))
                 if t is None:
-                    t = acc[(lo, hi)] = {"a_to_b": 0, "b_to_a": 0, "meetings": 0, "calls": 0,
-                                         "co": 0, "contribs": [], "first": it.occurred_at,
-                                         "last": it.occurred_at}
-                t["contribs"].append((c.weight, it.occurred_at))
-                t["first"] = min(t["first"], it.occurred_at)
-                t["last"] = max(t["last"], it.occurred_at)
+                    t = acc[(lo, hi)] = [0, 0, 0, 0, 0, at, at, []]
+                t[7].append((c.weight, at))
+                if at < t[5]:
+                    t[5] = at
+                elif at > t[6]:
+                    t[6] = at
                 if c.channel == "email":
-                    t["a_to_b" if a == lo else "b_to_a"] += 1
-                elif c.channel == "meeting":
-                    t["meetings"] += 1
-                elif c.channel == "call":
-                    t["calls"] += 1
+                    t[0 if a == lo else 1] += 1
                 else:
-                    t["co"] += 1
+                    t[channel_slot[c.channel]] += 1
         if not acc:
             return
-        pairs = list(acc)
-        current: dict[tuple[int, int], tuple[Any, ...]] = {}
-        for part in _chunks(pairs):
-            q = select(m.Tie.person_a, m.Tie.person_b, m.Tie.a_to_b, m.Tie.b_to_a,
-                       m.Tie.meetings, m.Tie.calls, m.Tie.co_recipient, m.Tie.first_at,
-                       m.Tie.last_at, m.Tie.score, m.Tie.score_at).where(
-                tuple_(m.Tie.person_a, m.Tie.person_b).in_(part))
-            if session.get_bind().dialect.name == "postgresql":
-                q = q.with_for_update()
-            for row in session.execute(q):
-                current[(row[0], row[1])] = tuple(row[2:])
-        inserts: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
+        current = load_ties(session, list(acc))
         hl = self.half_life_days
+        rows: list[dict[str, Any]] = []
         for (lo, hi), t in acc.items():
-            contribs = t["contribs"]
-            if (lo, hi) in current:
-                a2b, b2a, meet, calls, co, first, last, score, score_at = current[(lo, hi)]
+            contribs = t[7]
+            old = current.get((lo, hi))
+            if old is not None:
+                a2b, b2a, meet, calls, co, first, last, score, score_at = old
             else:
                 a2b = b2a = meet = calls = co = 0
-                first, last = t["first"], t["last"]
+                first, last = t[5], t[6]
                 score, score_at = 0.0, contribs[0][1]
             for w, at in contribs:
                 score, score_at = decayed_add(score, score_at, w, at, hl)
-            tie_row = {
+            rows.append({
                 "person_a": lo, "person_b": hi,
-                "a_to_b": a2b + t["a_to_b"], "b_to_a": b2a + t["b_to_a"],
-                "meetings": meet + t["meetings"], "calls": calls + t["calls"],
-                "co_recipient": co + t["co"],
-                "first_at": min(first, t["first"]), "last_at": max(last, t["last"]),
+                "a_to_b": a2b + t[0], "b_to_a": b2a + t[1], "meetings": meet + t[2],
+                "calls": calls + t[3], "co_recipient": co + t[4],
+                "first_at": min(first, t[5]), "last_at": max(last, t[6]),
                 "score": score, "score_at": score_at,
-            }
-            (updates if (lo, hi) in current else inserts).append(tie_row)
-        insert_rows(session, T_TIE, inserts)
-        update_rows(session, T_TIE, ("person_a", "person_b"), updates)
+            })
+        save_ties(session, rows)
 
     def _apply_updates(
         self,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,8 @@ from syncd.app import App
 from syncd.config import Settings
 from syncd.crm import import_accounts, import_contacts, import_leads
 from syncd.importer import ImportReport, run_import
-from syncd.queries import who_knows
+from syncd.queries import status, who_knows
+from syncd.runner import ensure_user
 from syncd.store.db import session_scope
 
 
@@ -30,6 +32,7 @@ class DemoResult:
     question: str
     answer: list[dict[str, Any]] = field(default_factory=list)
     import_summary: dict[str, Any] = field(default_factory=dict)
+    totals: dict[str, int] = field(default_factory=dict)
 
 
 def demo_settings(settings: Settings, domain: str) -> Settings:
@@ -51,10 +54,20 @@ def run_demo(ctx: Any, *, seed: int, messages: int, data_dir: Path) -> DemoResul
     app = App(settings)
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
-        csvs = write_crm_csv(company, data_dir / "crm")
-        write_maildir(company, data_dir / "mail")
-        write_ics(company, data_dir / "mail")
+        marker = data_dir / f".generated-seed{seed}-messages{messages}"
+        if not marker.exists():  # regenerating would touch every file and force a re-read
+            for old in data_dir.glob(".generated-*"):
+                old.unlink()
+            write_crm_csv(company, data_dir / "crm")
+            write_maildir(company, data_dir / "mail")
+            write_ics(company, data_dir / "mail")
+            marker.touch()
+        csvs = {name: data_dir / "crm" / f"{name}.csv" for name in ("accounts", "contacts",
+                                                                      "leads")}
+        now = datetime.now(UTC)
         with session_scope(app.sessions) as s:
+            for user in company.users:  # the directory: colleagues with their names
+                ensure_user(s, user.email, user.name, app.policy, now)
             import_accounts(s, csvs["accounts"])
             import_contacts(s, csvs["contacts"], app.policy)
             import_leads(s, csvs["leads"], app.policy)
@@ -71,6 +84,7 @@ def run_demo(ctx: Any, *, seed: int, messages: int, data_dir: Path) -> DemoResul
         by_domain = Counter(c.account for c in company.contacts if c.account)
         question_domain = by_domain.most_common(1)[0][0] if by_domain else company.domain
         with session_scope(app.sessions) as s:
+            totals = status(s)["counts"]
             _, ranked, _ = who_knows(s, f"@{question_domain}", app.policy,
                                      settings.graph.half_life_days, limit=5)
         return DemoResult(
@@ -78,6 +92,7 @@ def run_demo(ctx: Any, *, seed: int, messages: int, data_dir: Path) -> DemoResul
             accounts=len(company.accounts), contacts=len(company.contacts),
             database=settings.db_url, question=f"@{question_domain}",
             answer=[r.as_json() for r in ranked], import_summary=total.as_json(),
+            totals=totals,
         )
     finally:
         app.close()

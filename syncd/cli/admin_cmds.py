@@ -60,7 +60,9 @@ def demo(ctx: CliContext, seed: int, messages: int, data_dir: Path | None,
         f"Capture: {imp['messages_seen']} items read from {imp['streams']} streams, "
         f"{imp['interactions_new']} new interactions, {imp['sightings_new']} new sightings, "
         f"{imp['captured']} captured as activities, {imp['rejected']} rejected "
-        f"({imp['seconds']} s). Database: {result.database}")
+        f"({imp['seconds']} s).")
+    ctx.out.print("Database " + result.database + " now holds " + ", ".join(
+        f"{v} {k}" for k, v in result.totals.items()) + ".")
     table(ctx.out, f"Who knows {result.question}?",
           ["#", "colleague", "name", "strength", "evidence"],
           [[i + 1, r["email"], r["name"], f"{r['strength']:.2f}", r["summary"]]
