@@ -19,7 +19,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
 
@@ -160,6 +160,16 @@ class AuthError(ConnectorError):
 
 class StreamGoneError(ConnectorError):
     pass
+
+
+def meeting_key(uid: str, original_start: datetime) -> str:
+    """Natural key of one meeting occurrence, the same from every connector.
+
+    `original_start` is the occurrence's slot in the series (RECURRENCE-ID; Graph's
+    `originalStart` for an exception, `start` otherwise), so a moved occurrence keeps its key
+    even in a calendar that has not seen the move yet.
+    """
+    return f"{uid}|{original_start.astimezone(UTC).isoformat()}"
 
 
 def iter_pages(stream: Stream, cursor: str | None) -> Iterator[Page]:

@@ -102,6 +102,9 @@ class MsGraphConnector(_Strict):
     call_records: bool = False
     max_concurrency_per_mailbox: int = Field(default=4, ge=1, le=4)
     request_budget_per_10min: int = Field(default=10000, ge=1)
+    # Set by `syncd connector login`: sync this one user with a delegated (device code) token
+    # instead of app-only credentials.
+    delegated_username: str | None = None
 
     _secret = field_validator("client_secret", "client_certificate")(_check_secret_ref)
 
@@ -285,7 +288,7 @@ def _cross_checks(label: str, settings: Settings) -> list[str]:
             problems.append(f"{label}: connectors[{i}].name: {conn.name!r} is used twice")
         seen.add(conn.name)
         if isinstance(conn, MsGraphConnector):
-            if not (conn.client_secret or conn.client_certificate):
+            if not (conn.client_secret or conn.client_certificate or conn.delegated_username):
                 problems.append(
                     f"{label}: connectors[{i}]: set client_secret or client_certificate "
                     "(as 'env:NAME' or 'file:PATH')"

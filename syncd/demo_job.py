@@ -6,6 +6,7 @@ for mailboxes and calendars, the capture pipeline, and the who-knows query.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,7 +43,82 @@ def demo_settings(settings: Settings, domain: str) -> Settings:
     return settings.model_copy(update={"internal_domains": (*settings.internal_domains, domain)})
 
 
+DEMO_CONNECTOR = "demo-m365"
+DEMO_SECRET_ENV = "SYNCD_DEMO_SANDBOX_SECRET"
+
+
+def sandbox_connector_settings(settings: Settings, sandbox: Any, client_id: str,
+                               secret: str) -> Settings:
+    """The configuration an admin would write for a tenant, pointed at the sandbox.
+
+    The secret travels as an `env:` reference like any real one (set for this process only).
+    """
+    from syncd.config import MsGraphConnector
+
+    os.environ[DEMO_SECRET_ENV] = secret
+    conn = MsGraphConnector(
+        kind="msgraph", name=DEMO_CONNECTOR, tenant_id=sandbox.tenant, client_id=client_id,
+        client_secret=f"env:{DEMO_SECRET_ENV}", cloud="custom",
+        authority_host=sandbox.base_url, graph_url=sandbox.graph_url,
+        ca_bundle=sandbox.ca_path, group="Sales", call_records=True,
+    )
+    return settings.model_copy(update={"connectors": (conn,)})
+
+
+def run_demo_graph(ctx: Any, *, seed: int, messages: int, data_dir: Path) -> DemoResult:
+    """The main job: the demo company in the local Microsoft 365 sandbox, synced over HTTPS
+    with real msal tokens by the msgraph connector, exactly as a tenant would be."""
+    from syncd.demo import generate
+    from syncd.demo.writers import write_crm_csv
+    from syncd.sandbox import Sandbox
+    from syncd.sandbox.server import DEFAULT_CLIENTS
+    from syncd.sync import run_pass
+
+    if messages < 10:
+        raise ValueError("--messages must be at least 10")
+    company = generate(seed, messages=messages, events=max(20, messages // 20),
+                       calls=max(10, messages // 50))
+    base = demo_settings(ctx.settings, company.domain)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    csvs = write_crm_csv(company, data_dir / "crm")
+    with Sandbox(state_dir=data_dir / "sandbox", seed=seed) as sandbox:
+        sandbox.seed_demo(company)
+        client_id, secret = next(iter(DEFAULT_CLIENTS.items()))
+        settings = sandbox_connector_settings(base, sandbox, client_id, secret)
+        app = App(settings)
+        try:
+            now = datetime.now(UTC)
+            with session_scope(app.sessions) as s:
+                for user in company.users:
+                    ensure_user(s, user.email, user.name, app.policy, now)
+                import_accounts(s, csvs["accounts"])
+                import_contacts(s, csvs["contacts"], app.policy)
+                import_leads(s, csvs["leads"], app.policy)
+            report = run_pass(app)
+            return _result(app, company, settings, report.as_json())
+        finally:
+            app.close()
+
+
+def _result(app: App, company: Any, settings: Settings,
+            summary: dict[str, Any]) -> DemoResult:
+    # Ask about the account the team talks to most: a question with a real answer.
+    by_domain = Counter(c.account for c in company.contacts if c.account)
+    question_domain = by_domain.most_common(1)[0][0] if by_domain else company.domain
+    with session_scope(app.sessions) as s:
+        totals = status(s)["counts"]
+        _, ranked, _ = who_knows(s, f"@{question_domain}", app.policy,
+                                 settings.graph.half_life_days, limit=5)
+    return DemoResult(
+        company=company.name, domain=company.domain, users=len(company.users),
+        accounts=len(company.accounts), contacts=len(company.contacts),
+        database=settings.db_url, question=f"@{question_domain}",
+        answer=[r.as_json() for r in ranked], import_summary=summary, totals=totals,
+    )
+
+
 def run_demo(ctx: Any, *, seed: int, messages: int, data_dir: Path) -> DemoResult:
+    """The same company from files on disk (mbox/Maildir/.ics) through the files connector."""
     from syncd.demo import generate
     from syncd.demo.writers import write_crm_csv, write_ics, write_maildir
 
@@ -80,19 +156,6 @@ def run_demo(ctx: Any, *, seed: int, messages: int, data_dir: Path) -> DemoResul
             total.streams += rep.streams
             total.totals.add(rep.totals)
             total.seconds += rep.seconds
-        # Ask about the account the team talks to most: a question with a real answer.
-        by_domain = Counter(c.account for c in company.contacts if c.account)
-        question_domain = by_domain.most_common(1)[0][0] if by_domain else company.domain
-        with session_scope(app.sessions) as s:
-            totals = status(s)["counts"]
-            _, ranked, _ = who_knows(s, f"@{question_domain}", app.policy,
-                                     settings.graph.half_life_days, limit=5)
-        return DemoResult(
-            company=company.name, domain=company.domain, users=len(company.users),
-            accounts=len(company.accounts), contacts=len(company.contacts),
-            database=settings.db_url, question=f"@{question_domain}",
-            answer=[r.as_json() for r in ranked], import_summary=total.as_json(),
-            totals=totals,
-        )
+        return _result(app, company, settings, total.as_json())
     finally:
         app.close()

@@ -54,6 +54,7 @@ def run_import(
     on_stream_start: Callable[[str, int], None] | None = None,
     on_page: Callable[[PageResult], None] | None = None,
     prefetch: bool = True,
+    connector: str = FILES_CONNECTOR,
 ) -> ImportReport:
     """Import every stream under `paths`. Raises ValueError for a path that does not exist or
     a mailbox that is not an address."""
@@ -66,14 +67,14 @@ def run_import(
     report = ImportReport()
     streams = [s for p in paths for s in open_streams(p, owner)]
     report.streams = len(streams)
-    prefetcher = Prefetcher(streams, stored_cursors(app, [s.key for s in streams])) \
+    prefetcher = Prefetcher(streams, stored_cursors(app, connector, [s.key for s in streams])) \
         if prefetch and len(streams) > 0 else None
     try:
         sources = prefetcher.streams if prefetcher else streams
         for i, stream in enumerate(sources):
             if on_stream_start is not None:
                 on_stream_start(stream.key, i)
-            run: StreamRun = run_stream(app.sessions, app.capturer, FILES_CONNECTOR, stream,
+            run: StreamRun = run_stream(app.sessions, app.capturer, connector, stream,
                                         mailbox=owner, on_page=on_page)
             report.totals.add(run.result)
             if run.mailbox:
@@ -87,8 +88,8 @@ def run_import(
     return report
 
 
-def stored_cursors(app: App, keys: list[str]) -> list[str | None]:
+def stored_cursors(app: App, connector: str, keys: list[str]) -> list[str | None]:
     with session_scope(app.sessions) as s:
         found = dict(s.execute(select(m.Stream.key, m.Stream.cursor).where(
-            m.Stream.connector == FILES_CONNECTOR, m.Stream.key.in_(keys))).all())
+            m.Stream.connector == connector, m.Stream.key.in_(keys))).all())
     return [found.get(k) for k in keys]

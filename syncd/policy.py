@@ -73,6 +73,9 @@ class Policy:
     internal_domains: frozenset[str]
     blocked_addresses: frozenset[str] = field(default_factory=frozenset)
     blocked_domains: frozenset[str] = field(default_factory=frozenset)
+    # Answers per address: capture asks the same questions about the same people on every page.
+    _internal: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
+    _automated: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Policy:
@@ -89,7 +92,10 @@ class Policy:
         return load_domain_list(self.config.free_mail_domains_file)
 
     def is_internal(self, key: str) -> bool:
-        return _in_domains(domain_of(key), self.internal_domains)
+        known = self._internal.get(key)
+        if known is None:
+            known = self._internal[key] = _in_domains(domain_of(key), self.internal_domains)
+        return known
 
     def is_blocked(self, key: str) -> bool:
         return key in self.blocked_addresses or _in_domains(domain_of(key), self.blocked_domains)
@@ -98,7 +104,10 @@ class Policy:
         return domain_of(key) in self.free_mail_domains
 
     def is_automated(self, key: str) -> bool:
-        return is_automated_address(key)
+        known = self._automated.get(key)
+        if known is None:
+            known = self._automated[key] = is_automated_address(key)
+        return known
 
     def direction(self, sender: str | None, others: list[str], users: frozenset[str]) -> str:
         def internal(k: str) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,6 +20,26 @@ from syncd.store import models as m
 from syncd.store.db import session_scope
 
 MAX_CONSECUTIVE_RESYNCS = 3
+BACKOFF_BASE_SECONDS = 30.0
+BACKOFF_CAP_SECONDS = 3600.0
+
+
+def backoff_seconds(failures: int, retry_after: float | None) -> float:
+    """Exponential back-off for a failing stream, never shorter than the server asked."""
+    wait: float = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2.0 ** max(0, failures - 1))
+    return max(wait, retry_after or 0.0)
+
+
+def record_failure(factory: sessionmaker[Session], stream_id: int, exc: BaseException) -> None:
+    """Store the error in plain words on the stream and push its next poll back."""
+    now = datetime.now(UTC)
+    with session_scope(factory) as s:
+        row = s.get_one(m.Stream, stream_id)
+        row.consecutive_failures = (row.consecutive_failures or 0) + 1
+        row.last_error = f"{type(exc).__name__}: {exc}"
+        row.last_error_at = now
+        wait = backoff_seconds(row.consecutive_failures, getattr(exc, "retry_after", None))
+        row.next_due_at = now + timedelta(seconds=wait)
 
 
 @dataclass
@@ -90,6 +110,7 @@ def run_stream(
     stream: Stream,
     *,
     mailbox: str | None = None,
+    display_name: str = "",
     on_page: Callable[[PageResult], None] | None = None,
 ) -> StreamRun:
     """Sync `stream` to the end of its current round, one committed page at a time.
@@ -100,7 +121,8 @@ def run_stream(
     owner = mailbox or stream.mailbox
     run = StreamRun(stream_key=stream.key, mailbox=owner)
     with session_scope(factory) as s:
-        mb_id = get_or_create_mailbox(s, connector, owner, capturer.policy).id if owner else None
+        mb_id = (get_or_create_mailbox(s, connector, owner, capturer.policy, display_name).id
+                 if owner else None)
         row = get_or_create_stream(s, connector, stream.key, mb_id)
         stream_id, cursor = row.id, row.cursor
     while True:
@@ -120,10 +142,7 @@ def run_stream(
             cursor = None
             continue
         except Exception as exc:
-            with session_scope(factory) as s:
-                row = s.get_one(m.Stream, stream_id)
-                row.last_error = f"{type(exc).__name__}: {exc}"
-                row.last_error_at = datetime.now(UTC)
+            record_failure(factory, stream_id, exc)
             raise
         with session_scope(factory) as s:
             row = s.get_one(m.Stream, stream_id)
@@ -132,6 +151,7 @@ def run_stream(
                 row.mailbox_id = get_or_create_mailbox(s, connector, owner, capturer.policy).id
                 run.mailbox, run.mailbox_inferred = owner, True
             res = capturer.capture_page(s, row, page)
+            row.consecutive_failures = 0
         run.pages += 1
         run.result.add(res)
         if on_page is not None:

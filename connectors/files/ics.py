@@ -37,7 +37,15 @@ from typing import Any
 import icalendar
 import recurring_ical_events
 
-from connectors.base import Interaction, Kind, Page, Participant, RejectedItem, Role
+from connectors.base import (
+    Interaction,
+    Kind,
+    Page,
+    Participant,
+    RejectedItem,
+    Role,
+    meeting_key,
+)
 from connectors.files.common import PAGE_SIZE, dump_cursor, excerpt, io_error, load_cursor
 from connectors.normalize import normalize_address
 
@@ -167,7 +175,7 @@ def _meeting(event: Any, cancelled_by_method: bool, unresolved: dict[str, str]) 
         extra["all_day"] = "true"
     elif uid in unresolved:
         extra["tzid_unresolved"] = unresolved[uid]
-    natural_key = f"{uid}|{slot.isoformat()}"
+    natural_key = meeting_key(uid, slot)
     try:
         sequence = int(event.get("SEQUENCE", 0))
     except (TypeError, ValueError):

@@ -11,7 +11,8 @@ from syncd.cli.context import CliContext, pass_ctx
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--config", "config_path", type=click.Path(path_type=Path),
-              help="Configuration file (default: $SYNCD_CONFIG, ./syncd.toml, /etc/syncd/syncd.toml).")
+              help="Configuration file (default: $SYNCD_CONFIG, ./syncd.toml, "
+              "/etc/syncd/syncd.toml).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or chatter.")
 @click.version_option(package_name="syncd")
 @click.pass_context
@@ -26,9 +27,9 @@ def cli(ctx: click.Context, config_path: Path | None, quiet: bool) -> None:
 
 
 def _register() -> None:
-    from syncd.cli import admin_cmds, data_cmds, query_cmds
+    from syncd.cli import admin_cmds, connector_cmds, data_cmds, query_cmds
 
-    for module in (data_cmds, query_cmds, admin_cmds):
+    for module in (data_cmds, query_cmds, connector_cmds, admin_cmds):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -34,20 +34,28 @@ def db_upgrade(ctx: CliContext) -> None:
 @click.command("demo")
 @click.option("--seed", default=42, show_default=True, help="Seed of the generated company.")
 @click.option("--messages", default=3000, show_default=True, help="How many emails to generate.")
+@click.option("--source", type=click.Choice(["m365", "files"]), default="m365", show_default=True,
+              help="m365: the local Microsoft 365 sandbox over HTTPS (msal + Graph); "
+              "files: the same company exported as Maildir and .ics files.")
 @click.option("--data-dir", type=click.Path(path_type=Path),
               help="Where to write the generated files (default: STATE_DIR/demo-data).")
 @json_option
 @pass_ctx
-def demo(ctx: CliContext, seed: int, messages: int, data_dir: Path | None,
+def demo(ctx: CliContext, seed: int, messages: int, source: str, data_dir: Path | None,
          as_json: bool) -> None:
-    """Generate a realistic sales team's mailboxes and calendars, import them, and show
-    who knows whom. Needs no Microsoft 365 account; running it twice adds nothing."""
-    from syncd.demo_job import run_demo
+    """The main job on the embedded default: a generated French sales team's mailboxes,
+    calendars and calls, served by the local Microsoft 365 sandbox, synced over HTTPS by the
+    msgraph connector with real msal tokens into SQLite; then who knows whom.
+
+    Needs no Microsoft 365 account; running it again adds nothing.
+    """
+    from syncd.demo_job import run_demo, run_demo_graph
 
     settings = ctx.settings
+    job = run_demo_graph if source == "m365" else run_demo
     try:
-        result = run_demo(ctx, seed=seed, messages=messages,
-                          data_dir=data_dir or settings.state_dir / "demo-data")
+        result = job(ctx, seed=seed, messages=messages,
+                     data_dir=data_dir or settings.state_dir / "demo-data")
     except ValueError as exc:
         fail(str(exc))
     if as_json:
@@ -57,7 +65,9 @@ def demo(ctx: CliContext, seed: int, messages: int, data_dir: Path | None,
     ctx.out.print(f"[bold]{result.company}[/bold] ({result.domain}): {result.users} sales reps, "
                   f"{result.accounts} accounts, {result.contacts} contacts.")
     ctx.out.print(
-        f"Capture: {imp['messages_seen']} items read from {imp['streams']} streams, "
+        f"Capture: {imp.get('messages_seen', imp.get('items_seen'))} items read from "
+        f"{imp.get('mailboxes', 0) or ''}{' mailboxes, ' if imp.get('mailboxes') else ''}"
+        f"{imp['streams']} streams, "
         f"{imp['interactions_new']} new interactions, {imp['sightings_new']} new sightings, "
         f"{imp['captured']} captured as activities, {imp['rejected']} rejected "
         f"({imp['seconds']} s).")

@@ -83,6 +83,8 @@ class Stream(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Failed polls in a row; drives this stream's own back-off (others keep their pace).
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     __table_args__ = (UniqueConstraint("connector", "key"),)

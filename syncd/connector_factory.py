@@ -1,0 +1,54 @@
+"""Build connector objects from validated configuration, resolving secret references at use.
+
+Connectors are imported lazily: `syncd status` should not pay for msal and O365.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from syncd.config import MsGraphConnector, Settings, resolve_secret
+
+if TYPE_CHECKING:
+    from connectors.msgraph import GraphConnector, GraphSettings
+
+
+def token_cache_path(settings: Settings, connector: str) -> Path:
+    """msal token caches live in the state directory, one per connector (0600, atomic)."""
+    return settings.state_dir / "tokens" / f"{connector}.msal.json"
+
+
+def graph_settings(conn: MsGraphConnector, settings: Settings) -> GraphSettings:
+    """Raises ConfigError when a secret reference cannot be resolved."""
+    from connectors.msgraph import GraphSettings
+
+    return GraphSettings(
+        name=conn.name,
+        tenant_id=conn.tenant_id,
+        client_id=conn.client_id,
+        client_secret=resolve_secret(conn.client_secret) if conn.client_secret else None,
+        client_certificate_pem=(resolve_secret(conn.client_certificate)
+                                if conn.client_certificate else None),
+        cloud=conn.cloud,
+        authority_host=conn.authority_host,
+        graph_url=conn.graph_url,
+        ca_bundle=conn.ca_bundle,
+        mailboxes=conn.mailboxes,
+        group=conn.group,
+        folders=conn.folders,
+        calendar=conn.calendar,
+        calendar_backfill_days=conn.calendar_backfill_days,
+        calendar_horizon_days=conn.calendar_horizon_days,
+        call_records=conn.call_records,
+        max_concurrency_per_mailbox=conn.max_concurrency_per_mailbox,
+        request_budget_per_10min=conn.request_budget_per_10min,
+        token_cache_path=token_cache_path(settings, conn.name),
+        delegated_username=conn.delegated_username,
+    )
+
+
+def build_graph_connector(conn: MsGraphConnector, settings: Settings) -> GraphConnector:
+    from connectors.msgraph import GraphConnector
+
+    return GraphConnector(graph_settings(conn, settings))
