@@ -159,3 +159,29 @@ def test_console_script_runs_as_a_process(workspace: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "syncd", "db", "upgrade"], check=True,
                          capture_output=True, text=True, cwd=workspace)
     assert "already at revision" in out.stdout
+
+
+def test_connector_add_list_run_and_remove_keep_the_file_valid(workspace: Path) -> None:
+    config = workspace / "syncd.toml"
+    config.write_text("# our settings\ninternal_domains = [\"contoso.fr\"]\n", encoding="utf-8")
+    run("connector", "add", "archive", "--kind", "files", "--path",
+        str(workspace / "alice.mbox"))
+    assert "# our settings" in config.read_text(encoding="utf-8")  # comments survive
+    listed = json.loads(run("connector", "list", "--json"))
+    assert listed == [{"name": "archive", "kind": "files", "mailboxes": 0, "streams": 0,
+                       "streams_failing": 0}]
+    first = json.loads(run("run", "--once", "--json"))
+    assert first["interactions_new"] == 5 and first["errors"] == []
+    again = json.loads(run("run", "--once", "--json"))
+    assert again["interactions_new"] == 0 and again["items_seen"] == 0
+
+    result = CliRunner().invoke(cli, ["connector", "add", "m365", "--kind", "msgraph",
+                                      "--tenant-id", "t", "--client-id", "c",
+                                      "--client-secret", "plain-secret"])
+    assert result.exit_code == 2
+    assert "secrets must be references" in result.output
+    assert "plain-secret" not in result.output
+    assert "m365" not in config.read_text(encoding="utf-8")  # nothing written
+
+    run("connector", "remove", "archive")
+    assert json.loads(run("connector", "list", "--json")) == []
