@@ -1,0 +1,168 @@
+"""Graph sync benchmark: `syncd run --once` against the local Microsoft 365 sandbox.
+
+In the same run, over the same seeded tenant:
+- syncd: a `syncd run --once` process (msal token, O365 calls, delta paging, capture into a
+  fresh SQLite file), timed end to end; its peak RSS;
+- floor: plain HTTP GETs of the same delta pages (same page size) with JSON decoding and
+  nothing else, from one thread per mailbox stream in turn;
+- no-change poll: a second `syncd run --once`, counting the sandbox's requests per stream.
+
+Targets (issue 3): syncd >= 0.5x the floor's messages/s; 1 request per stream on a no-change
+poll. Prints a table and writes JSON (default bench/results/graph_sync.json).
+
+    python bench/graph_sync.py [--messages 60000] [--events 10000] [--users 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from syncd.demo import generate  # noqa: E402
+from syncd.sandbox import Sandbox  # noqa: E402
+
+SECRET_ENV = "SYNCD_BENCH_M365_SECRET"
+PAGE = 100
+
+
+def write_config(path: Path, box: Sandbox, db: Path, domain: str) -> Path:
+    path.write_text(f"""
+database_url = "sqlite:///{db}"
+internal_domains = ["{domain}"]
+[[connectors]]
+kind = "msgraph"
+name = "m365"
+tenant_id = "{box.tenant}"
+client_id = "syncd-demo"
+client_secret = "env:{SECRET_ENV}"
+cloud = "custom"
+authority_host = "{box.base_url}"
+graph_url = "{box.graph_url}"
+ca_bundle = "{box.ca_path}"
+group = "Sales"
+""", encoding="utf-8")
+    return path
+
+
+def run_syncd(config: Path) -> tuple[float, dict[str, object], int]:
+    env = dict(os.environ, **{SECRET_ENV: "demo-secret"})
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        env.pop(name, None)
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "syncd", "--quiet", "--config", str(config),
+                           "run", "--once", "--json"], env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"syncd failed:\n{proc.stderr}")
+    rss_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return elapsed, json.loads(proc.stdout), rss_kib
+
+
+def floor(box: Sandbox, token: str, owners: list[str]) -> tuple[float, int, int]:
+    """Follow every folder's and calendar's delta to its deltaLink with plain requests."""
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = str(box.ca_path)
+    session.headers.update({"Authorization": f"Bearer {token}",
+                            "Prefer": f"odata.maxpagesize={PAGE}"})
+    items = requests_made = 0
+    started = time.perf_counter()
+    for owner in owners:
+        for folder in ("inbox", "sentitems"):
+            url: str | None = (f"{box.graph_url}users/{owner}/mailFolders/{folder}/messages/"
+                               "delta")
+            while url:
+                body = session.get(url, timeout=60).json()
+                requests_made += 1
+                items += len(body.get("value", []))
+                url = body.get("@odata.nextLink")
+    return time.perf_counter() - started, items, requests_made
+
+
+def app_token(box: Sandbox) -> str:
+    import msal
+
+    app = msal.ConfidentialClientApplication(
+        "syncd-demo", client_credential="demo-secret", authority=box.authority,
+        instance_discovery=False, verify=str(box.ca_path))
+    result = app.acquire_token_for_client(scopes=["https://graph.microsoft.com/.default"])
+    return str(result["access_token"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--messages", type=int, default=60000)
+    ap.add_argument("--events", type=int, default=10000)
+    ap.add_argument("--users", type=int, default=20)
+    ap.add_argument("--json-out", type=Path,
+                    default=REPO / "bench" / "results" / "graph_sync.json")
+    args = ap.parse_args(argv)
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        os.environ.pop(name, None)
+    t0 = time.perf_counter()
+    company = generate(11, users=args.users, accounts=max(25, args.users * 4),
+                       messages=args.messages, events=args.events, calls=100)
+    with tempfile.TemporaryDirectory(prefix="syncd-graph-bench-") as tmp:
+        work = Path(tmp)
+        with Sandbox(state_dir=work / "sandbox", seed=11,
+                     request_log_limit=10_000_000) as box:
+            box.seed_demo(company)
+            seeded = time.perf_counter() - t0
+            truth = box.state.ground_truth()
+            owners = [u.email for u in company.users]
+            config = write_config(work / "syncd.toml", box, work / "bench.db", company.domain)
+
+            floor_s, floor_items, floor_requests = floor(box, app_token(box), owners)
+            before = len(box.request_log)
+            sync_s, summary, rss_kib = run_syncd(config)
+            sync_requests = len(box.request_log) - before
+            before = len(box.request_log)
+            idle_s, idle, _ = run_syncd(config)
+            idle_requests = [r for r in box.request_log[before:]
+                             if "/delta" in r.path or "callRecords" in r.path]
+            streams = int(idle["streams"])  # type: ignore[call-overload]
+    messages = len(truth.messages)
+    events = len(truth.events)
+    rate = messages / sync_s
+    floor_rate = floor_items / floor_s
+    print(f"\nSeeded tenant: {len(owners)} mailboxes, {messages} message copies, "
+          f"{events} event occurrences (seeding {seeded:.1f} s)")
+    print(f"{'row':40} {'seconds':>9} {'messages/s':>12} {'requests':>9}")
+    print(f"{'syncd run --once (mail+calendar)':40} {sync_s:9.2f} {rate:12.0f} "
+          f"{sync_requests:9d}")
+    print(f"{'floor: plain GETs of mail delta pages':40} {floor_s:9.2f} {floor_rate:12.0f} "
+          f"{floor_requests:9d}")
+    print(f"\nsyncd / floor messages/s      = {rate / floor_rate:.2f}  (target >= 0.5; syncd "
+          "also syncs calendars and writes the store)")
+    per_stream = len(idle_requests) / max(1, streams)
+    print(f"no-change poll: {len(idle_requests)} delta requests for {streams} streams = "
+          f"{per_stream:.2f} per stream (target 1), {idle_s:.2f} s")
+    print(f"peak RSS of the syncd process: {rss_kib / 1024:.0f} MiB")
+    result = {
+        "mailboxes": len(owners), "message_copies": messages, "event_occurrences": events,
+        "syncd_seconds": sync_s, "syncd_messages_per_s": rate, "syncd_requests": sync_requests,
+        "floor_seconds": floor_s, "floor_messages_per_s": floor_rate,
+        "floor_requests": floor_requests, "ratio_vs_floor": rate / floor_rate,
+        "no_change_requests_per_stream": per_stream, "no_change_seconds": idle_s,
+        "peak_rss_mib": rss_kib / 1024, "summary": summary,
+    }
+    args.json_out.parent.mkdir(parents=True, exist_ok=True)
+    args.json_out.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+    print(f"JSON written to {args.json_out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
