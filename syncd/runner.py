@@ -10,10 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from connectors.base import CursorInvalidError, Stream
+from connectors.base import ConnectorError, CursorInvalidError, Stream
 from syncd.capture import Capturer, PageResult, ensure_persons
 from syncd.policy import Policy
 from syncd.store import models as m
@@ -28,6 +28,36 @@ def backoff_seconds(failures: int, retry_after: float | None) -> float:
     """Exponential back-off for a failing stream, never shorter than the server asked."""
     wait: float = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2.0 ** max(0, failures - 1))
     return max(wait, retry_after or 0.0)
+
+
+MASS_DELETION_MIN = 20  # a handful of deletions is ordinary life in a mailbox
+MASS_DELETION_SHARE = 0.5
+
+
+class MassDeletionError(ConnectorError):
+    """A stream that had data suddenly deletes most of it (revoked permission, wrong mailbox,
+    a resync gone wrong): stop it instead of erasing sightings and weakening ties (contract 7).
+    An operator who knows the deletions are real re-runs with --allow-mass-deletion."""
+
+
+def refuse_mass_deletion(factory: sessionmaker[Session], stream_id: int, key: str,
+                         deletions: int) -> None:
+    """Raises MassDeletionError (after recording it on the stream) for a suspicious page."""
+    if deletions < MASS_DELETION_MIN:
+        return
+    with session_scope(factory) as s:
+        live = s.scalar(select(func.count()).select_from(m.Sighting).where(
+            m.Sighting.stream_id == stream_id, m.Sighting.deleted_at.is_(None))) or 0
+    if deletions <= live * MASS_DELETION_SHARE:
+        return
+    exc = MassDeletionError(
+        f"{key}: one page deletes {deletions} of the {live} items this stream holds; "
+        "stopped instead of deleting (check the mailbox and permissions, then run "
+        "`syncd run --once --allow-mass-deletion` if the deletions are real)")
+    record_failure(factory, stream_id, exc)
+    with session_scope(factory) as s:
+        s.get_one(m.Stream, stream_id).phase = "stopped"
+    raise exc
 
 
 def record_failure(factory: sessionmaker[Session], stream_id: int, exc: BaseException) -> None:
@@ -112,11 +142,13 @@ def run_stream(
     mailbox: str | None = None,
     display_name: str = "",
     on_page: Callable[[PageResult], None] | None = None,
+    allow_mass_deletion: bool = False,
 ) -> StreamRun:
     """Sync `stream` to the end of its current round, one committed page at a time.
 
     Raises: ConnectorError subclasses other than CursorInvalidError, after recording the error
-    on the stream row; CursorInvalidError is handled by restarting from scratch (bounded).
+    on the stream row; CursorInvalidError is handled by restarting from scratch (bounded);
+    MassDeletionError when a page would delete most of what the stream holds.
     """
     owner = mailbox or stream.mailbox
     run = StreamRun(stream_key=stream.key, mailbox=owner)
@@ -130,20 +162,24 @@ def run_stream(
             page = stream.fetch_page(cursor)
         except CursorInvalidError as exc:
             run.resyncs += 1
+            give_up = run.resyncs > MAX_CONSECUTIVE_RESYNCS
             with session_scope(factory) as s:
                 row = s.get_one(m.Stream, stream_id)
                 row.resync_count += 1
-                row.phase = "resync"
-                row.last_error = f"cursor rejected, full resync: {exc}"
+                row.phase = "stopped" if give_up else "resync"
+                row.last_error = (f"cursor rejected {run.resyncs} times in a row, stream "
+                                  f"stopped: {exc}" if give_up
+                                  else f"cursor rejected, full resync: {exc}")
                 row.last_error_at = datetime.now(UTC)
-                if run.resyncs > MAX_CONSECUTIVE_RESYNCS:
-                    row.phase = "stopped"
-                    raise
+            if give_up:
+                raise
             cursor = None
             continue
         except Exception as exc:
             record_failure(factory, stream_id, exc)
             raise
+        if page.deletions and not allow_mass_deletion:
+            refuse_mass_deletion(factory, stream_id, stream.key, len(page.deletions))
         with session_scope(factory) as s:
             row = s.get_one(m.Stream, stream_id)
             if owner is None and page.mailbox_hint:

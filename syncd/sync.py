@@ -47,6 +47,7 @@ class PassReport:
     totals: PageResult = field(default_factory=PageResult)
     errors: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    allow_mass_deletion: bool = False
     _lock: Lock = field(default_factory=Lock, repr=False)
 
     def add_error(self, connector: str, scope: str, exc: BaseException) -> None:
@@ -70,19 +71,24 @@ class PassReport:
                 "errors": self.errors, "seconds": round(self.seconds, 3)}
 
 
-def _not_due(app: App, connector: str, keys: Iterable[str], now: datetime) -> set[str]:
+def _not_due(app: App, connector: str, keys: Iterable[str], now: datetime,
+             include_stopped: bool) -> set[str]:
+    """Streams backing off, and stopped streams (which wait for an operator)."""
     keys = list(keys)
     with session_scope(app.sessions) as s:
-        rows = s.execute(select(m.Stream.key, m.Stream.next_due_at).where(
+        rows = s.execute(select(m.Stream.key, m.Stream.next_due_at, m.Stream.phase).where(
             m.Stream.connector == connector, m.Stream.key.in_(keys))).all()
-    return {k for k, due in rows if due is not None and due > now}
+    return {k for k, due, phase in rows
+            if (due is not None and due > now and not include_stopped)
+            or (phase == "stopped" and not include_stopped)}
 
 
 def run_pass(app: App, *, only: str | None = None,
-             on_stream: Callable[[str], None] | None = None) -> PassReport:
+             on_stream: Callable[[str], None] | None = None,
+             allow_mass_deletion: bool = False) -> PassReport:
     """Poll every due stream of every configured connector (or only the one named)."""
     started = time.perf_counter()
-    report = PassReport()
+    report = PassReport(allow_mass_deletion=allow_mass_deletion)
     for conn in app.settings.connectors:
         if only is not None and conn.name != only:
             continue
@@ -149,7 +155,8 @@ def _run_graph(app: App, conn: MsGraphConnector, report: PassReport,
 def _run_streams(app: App, connector: str, streams: list[Stream], report: PassReport,
                  now: datetime, on_stream: Callable[[str], None] | None, *,
                  mailbox: str | None = None, display_name: str = "") -> None:
-    waiting = _not_due(app, connector, (s.key for s in streams), now)
+    waiting = _not_due(app, connector, (s.key for s in streams), now,
+                       include_stopped=report.allow_mass_deletion)
     for stream in streams:
         if stream.key in waiting:
             with report._lock:
@@ -159,7 +166,8 @@ def _run_streams(app: App, connector: str, streams: list[Stream], report: PassRe
             on_stream(stream.key)
         try:
             run = run_stream(app.sessions, app.capturer, connector, stream, mailbox=mailbox,
-                             display_name=display_name)
+                             display_name=display_name,
+                             allow_mass_deletion=report.allow_mass_deletion)
         except AuthError as exc:
             report.add_error(connector, mailbox or stream.key, exc)
             return  # the mailbox's other streams would fail the same way

@@ -249,10 +249,12 @@ def connector_login(ctx: CliContext, name: str, username: str | None) -> None:
 @click.option("--connector", "only", help="Only this connector.")
 @click.option("--interval", default=60.0, show_default=True,
               help="Seconds between passes when not --once.")
+@click.option("--allow-mass-deletion", is_flag=True,
+              help="Accept pages that delete most of a stream (after checking they are real).")
 @json_option
 @pass_ctx
 def run_cmd(ctx: CliContext, once: bool, only: str | None, interval: float,
-            as_json: bool) -> None:
+            allow_mass_deletion: bool, as_json: bool) -> None:
     """Poll every configured connector: once, or until SIGTERM/SIGINT.
 
     Each page is committed with its cursor, so stopping at any moment loses nothing.
@@ -281,7 +283,8 @@ def run_cmd(ctx: CliContext, once: bool, only: str | None, interval: float,
             def show(key: str, task: Any = task, progress: Any = progress) -> None:
                 progress.update(task, description=f"polling {key}")
 
-            report = run_pass(ctx.app, only=only, on_stream=show)
+            report = run_pass(ctx.app, only=only, on_stream=show,
+                              allow_mass_deletion=allow_mass_deletion)
         data = report.as_json()
         if as_json:
             emit_json(data)
