@@ -81,4 +81,18 @@ def demo(ctx: CliContext, seed: int, messages: int, source: str, data_dir: Path 
                   "`syncd explain ID`.")
 
 
-COMMANDS = [db, demo]
+@click.command("sandbox", context_settings={"ignore_unknown_options": True,
+                                            "allow_extra_args": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def sandbox(args: tuple[str, ...]) -> None:
+    """Run the local Microsoft 365 sandbox (IdP + Graph over HTTPS) until Ctrl-C.
+
+    Seeded with the demo company; prints the URLs, client id and secret, and CA bundle to give
+    a connector. `syncd sandbox --help` lists its options (port, seed, sizes, faults).
+    """
+    from syncd.sandbox import main as sandbox_main
+
+    raise SystemExit(sandbox_main(list(args)))
+
+
+COMMANDS = [db, demo, sandbox]

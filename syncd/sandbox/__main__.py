@@ -1,0 +1,3 @@
+from syncd.sandbox.server import main
+
+raise SystemExit(main())
