@@ -53,6 +53,12 @@ class Participant:
     name: str = ""
     response: str | None = None  # meetings: accepted / declined / tentative / none
 
+    def __reduce__(self) -> tuple[type[Participant], tuple[str, Role, str, str | None]]:
+        # Pages cross process boundaries (connectors.prefetch); the default unpickling of a
+        # slotted frozen dataclass goes through dataclasses.fields() per object and cost more
+        # than parsing the mail.
+        return (Participant, (self.email, self.role, self.name, self.response))
+
 
 @dataclass(frozen=True, slots=True)
 class Interaction:
@@ -78,6 +84,13 @@ class Interaction:
     version: int = 0  # call records: a later version replaces an earlier one
     folder: str = ""  # the folder label in which this copy was seen (inbox, sentitems, ...)
     extra: dict[str, str] = field(default_factory=dict)  # small provider facts worth keeping
+
+    def __reduce__(self) -> tuple[type[Interaction], tuple[object, ...]]:
+        # See Participant.__reduce__: rebuild through the constructor, positionally.
+        return (Interaction, tuple(getattr(self, name) for name in _INTERACTION_FIELDS))
+
+
+_INTERACTION_FIELDS = tuple(Interaction.__dataclass_fields__)
 
 
 @dataclass(frozen=True, slots=True)

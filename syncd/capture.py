@@ -26,7 +26,7 @@ from graph.ties import decayed_add, pairs_for
 from syncd.policy import Decision, PersonFacts, Policy, domain_of
 from syncd.store import models as m
 from syncd.store.bulk import insert_rows, insert_tuples, update_rows
-from syncd.store.ties import load_ties, save_ties
+from syncd.store.ties import merge_ties
 
 
 def _table(model: type[m.Base]) -> Table:
@@ -503,28 +503,19 @@ class Capturer:
                     t[channel_slot[c.channel]] += 1
         if not acc:
             return
-        current = load_ties(session, list(acc))
         hl = self.half_life_days
         rows: list[dict[str, Any]] = []
         for (lo, hi), t in acc.items():
             contribs = t[7]
-            old = current.get((lo, hi))
-            if old is not None:
-                a2b, b2a, meet, calls, co, first, last, score, score_at = old
-            else:
-                a2b = b2a = meet = calls = co = 0
-                first, last = t[5], t[6]
-                score, score_at = 0.0, contribs[0][1]
+            score, score_at = 0.0, contribs[0][1]
             for w, at in contribs:
                 score, score_at = decayed_add(score, score_at, w, at, hl)
             rows.append({
-                "person_a": lo, "person_b": hi,
-                "a_to_b": a2b + t[0], "b_to_a": b2a + t[1], "meetings": meet + t[2],
-                "calls": calls + t[3], "co_recipient": co + t[4],
-                "first_at": min(first, t[5]), "last_at": max(last, t[6]),
-                "score": score, "score_at": score_at,
+                "person_a": lo, "person_b": hi, "a_to_b": t[0], "b_to_a": t[1],
+                "meetings": t[2], "calls": t[3], "co_recipient": t[4],
+                "first_at": t[5], "last_at": t[6], "score": score, "score_at": score_at,
             })
-        save_ties(session, rows)
+        merge_ties(session, rows, hl)
 
     def _apply_updates(
         self,

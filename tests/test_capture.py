@@ -226,3 +226,20 @@ def test_newer_call_version_updates_the_interaction(app: App) -> None:
     with session_scope(app.sessions) as s:
         inter = s.scalars(select(m.Interaction)).one()
     assert (inter.version, inter.ended_at) == (2, T0 + timedelta(minutes=25))
+
+
+def test_ties_merged_across_pages_equal_the_closed_form(app: App) -> None:
+    """The database-side merge of decayed scores matches the sum over all contributions,
+    whatever order the pages come in."""
+    at = [T0 + timedelta(days=d) for d in (30, 0, 95, 10)]
+    for i, when in enumerate(at):
+        capture(app, "s", email(f"k{i}@x", "alice@contoso.fr", ["jeanne@fabrikam.com"],
+                                at=when), cursor=f"c{i}")
+    with session_scope(app.sessions) as s:
+        tie = s.scalars(select(m.Tie)).one()
+    latest = max(at)
+    expected = sum(0.5 ** ((latest - t).total_seconds() / (90 * 86400)) for t in at)
+    assert tie.score_at == latest
+    assert tie.score == pytest.approx(expected, rel=1e-9)
+    assert (tie.first_at, tie.last_at) == (min(at), latest)
+    assert tie.a_to_b + tie.b_to_a == 4

@@ -52,12 +52,13 @@ call_records = true
     return path
 
 
-def syncd(config: Path, *args: str) -> subprocess.Popen[bytes]:
+def syncd(config: Path, *args: str, capture: bool = True) -> subprocess.Popen[bytes]:
     env = dict(os.environ, **{SECRET_ENV: "demo-secret"})
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         env.pop(name, None)
+    out = subprocess.PIPE if capture else subprocess.DEVNULL
     return subprocess.Popen([sys.executable, "-m", "syncd", "--quiet", "--config", str(config),
-                             *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             *args], env=env, stdout=out, stderr=out)
 
 
 def store_view(db: Path) -> dict[str, object]:
@@ -88,7 +89,7 @@ def test_kill_nine_at_random_moments_then_restart_matches_ground_truth(
     config = write_config(tmp_path / "killed.toml", sandbox, db)
     kills = 0
     for _ in range(4):
-        proc = syncd(config, "run", "--once")
+        proc = syncd(config, "run", "--once", capture=False)
         time.sleep(rnd.uniform(0.3, 2.5))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)

@@ -50,15 +50,27 @@ def _needs_conversion(table: Table, column: str) -> bool:
     return isinstance(python_type, (DateTime, JSON))
 
 
-def _params(dialect: str, table: Table, columns: Sequence[str],
-            rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    """Rows as tuples; only datetime and JSON columns pay for a conversion call."""
+def row_params(dialect: str, table: Table, columns: Sequence[str],
+               rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Rows as tuples; only datetime and JSON columns pay for a conversion, and a value seen
+    before in the same batch (the page's `now`, a message's time on all its ties) is converted
+    once."""
     convert = _sqlite_value if dialect == "sqlite" else _pg_value
     slow = [_needs_conversion(table, c) for c in columns]
     if not any(slow):
         return [tuple(row[c] for c in columns) for row in rows]
+    memo: dict[Any, Any] = {}
+
+    def cached(value: Any) -> Any:
+        if value is None or isinstance(value, dict | list):
+            return convert(value)
+        out = memo.get(value)
+        if out is None:
+            out = memo[value] = convert(value)
+        return out
+
     pairs = list(zip(columns, slow, strict=True))
-    return [tuple(convert(row[c]) if s else row[c] for c, s in pairs) for row in rows]
+    return [tuple(cached(row[c]) if s else row[c] for c, s in pairs) for row in rows]
 
 
 @lru_cache(maxsize=128)
@@ -97,7 +109,7 @@ def insert_rows(
     if unknown:
         raise KeyError(f"{table.name} has no column(s) {sorted(unknown)}")
     conn.exec_driver_sql(_sql(dialect, table.name, columns, tuple(conflict), tuple(update)),
-                         _params(dialect, table, columns, rows))
+                         row_params(dialect, table, columns, rows))
 
 
 def insert_tuples(
@@ -131,4 +143,4 @@ def update_rows(
     columns = [c for c in rows[0] if c not in key]
     sql = (f"UPDATE {table.name} SET {', '.join(f'{c} = {mark}' for c in columns)} "
            f"WHERE {' AND '.join(f'{k} = {mark}' for k in key)}")
-    conn.exec_driver_sql(sql, _params(dialect, table, (*columns, *key), rows))
+    conn.exec_driver_sql(sql, row_params(dialect, table, (*columns, *key), rows))

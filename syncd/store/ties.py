@@ -1,61 +1,63 @@
-"""Reading and writing tie rows in bulk, for the capture hot path.
+"""Folding a page's tie evidence into the tie table, in the database, in one statement.
 
-Raw SQL for the same reason as `syncd.store.bulk`: loading a page's few thousand pairs through
-a compiled `tuple_(...).in_(...)` spent more time naming bind parameters than SQLite spent
-answering.
+Each row handed in is the page's own aggregate for one pair (counts, first/last contact, and a
+decayed score anchored at `score_at`). Two decayed sums merge exactly:
+
+    at     = max(at_old, at_new)
+    score  = old * 0.5^((at - at_old) / half_life) + new * 0.5^((at - at_new) / half_life)
+
+so the upsert does it in SQL (`ON CONFLICT DO UPDATE`) instead of reading every pair back into
+Python first. Besides being faster (reading the pairs back cost more than writing them), the
+merge is atomic per row, so two workers folding into the same tie on PostgreSQL cannot lose an
+update. Raw SQL for the same reason as `syncd.store.bulk`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from syncd.store import models as m
-from syncd.store.bulk import insert_rows
+from syncd.store.bulk import row_params
 
 TIE_TABLE = cast(Table, m.Tie.__table__)
-STATE_COLUMNS = ("a_to_b", "b_to_a", "meetings", "calls", "co_recipient", "first_at", "last_at",
-                 "score", "score_at")
-CHUNK = 400  # pairs per statement: two parameters each, well under SQLite's limit
+COUNT_COLUMNS = ("a_to_b", "b_to_a", "meetings", "calls", "co_recipient")
+COLUMNS = ("person_a", "person_b", *COUNT_COLUMNS, "first_at", "last_at", "score", "score_at")
 
 
-def _as_utc(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+@lru_cache(maxsize=16)
+def _merge_sql(dialect: str, half_life_days: float) -> str:
+    if dialect == "sqlite":
+        mark, least, greatest = "?", "min", "max"
+        days = "(julianday({a}) - julianday({b}))"
+    else:
+        mark, least, greatest = "%s", "LEAST", "GREATEST"
+        days = "(EXTRACT(EPOCH FROM ({a} - {b})) / 86400.0)"
+    at = f"{greatest}(ties.score_at, excluded.score_at)"
+    decay_old = f"power(0.5, {days.format(a=at, b='ties.score_at')} / {half_life_days!r})"
+    decay_new = f"power(0.5, {days.format(a=at, b='excluded.score_at')} / {half_life_days!r})"
+    sets = [f"{c} = ties.{c} + excluded.{c}" for c in COUNT_COLUMNS]
+    sets += [
+        f"first_at = {least}(ties.first_at, excluded.first_at)",
+        f"last_at = {greatest}(ties.last_at, excluded.last_at)",
+        f"score = ties.score * {decay_old} + excluded.score * {decay_new}",
+        f"score_at = {at}",
+    ]
+    return (f"INSERT INTO ties ({', '.join(COLUMNS)}) "
+            f"VALUES ({', '.join([mark] * len(COLUMNS))}) "
+            f"ON CONFLICT (person_a, person_b) DO UPDATE SET {', '.join(sets)}")
 
 
-def load_ties(session: Session, pairs: Sequence[tuple[int, int]]
-              ) -> dict[tuple[int, int], list[Any]]:
-    """Current state of the given (low id, high id) pairs that exist, in STATE_COLUMNS order.
-
-    On PostgreSQL the rows are locked (FOR UPDATE) so that two workers folding into the same
-    tie serialise instead of losing an update.
-    """
+def merge_ties(session: Session, rows: Sequence[dict[str, Any]], half_life_days: float) -> None:
+    """Add each row's evidence to its pair (creating the pair when new)."""
+    if not rows:
+        return
     conn = session.connection()
     dialect = conn.dialect.name
-    mark = "?" if dialect == "sqlite" else "%s"
-    lock = " FOR UPDATE" if dialect == "postgresql" else ""
-    out: dict[tuple[int, int], list[Any]] = {}
-    for i in range(0, len(pairs), CHUNK):
-        part = pairs[i:i + CHUNK]
-        values = ", ".join([f"({mark}, {mark})"] * len(part))
-        sql = (f"SELECT person_a, person_b, {', '.join(STATE_COLUMNS)} FROM ties "
-               f"WHERE (person_a, person_b) IN (VALUES {values}){lock}")
-        params = tuple(x for pair in part for x in pair)
-        for row in conn.exec_driver_sql(sql, params):
-            state = list(row[2:])
-            state[5], state[6], state[8] = _as_utc(state[5]), _as_utc(state[6]), \
-                _as_utc(state[8])
-            out[(row[0], row[1])] = state
-    return out
+    conn.exec_driver_sql(_merge_sql(dialect, float(half_life_days)),
+                         row_params(dialect, TIE_TABLE, COLUMNS, rows))
 
-
-def save_ties(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Upsert final tie states (computed by the caller from loaded state plus new evidence)."""
-    insert_rows(session, TIE_TABLE, rows, conflict=("person_a", "person_b"),
-                update=STATE_COLUMNS)
