@@ -42,6 +42,10 @@ class Ranked:
                 "direct": self.direct, "evidence": self.evidence, "summary": self.summary}
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _ago(last: datetime, as_of: datetime) -> str:
     days = max(0, (as_of - last).days)
     if days == 0:
@@ -74,13 +78,13 @@ def rank(ties: list[TieView], *, as_of: datetime, half_life_days: float,
         direct = bool(sent or received or meetings or calls)
         parts = []
         if sent or received:
-            parts.append(f"{sent} emails sent, {received} received")
+            parts.append(f"{_n(sent, 'email')} sent, {received} received")
         if meetings:
-            parts.append(f"{meetings} meetings")
+            parts.append(_n(meetings, "meeting"))
         if calls:
-            parts.append(f"{calls} calls")
+            parts.append(_n(calls, "call"))
         if co and not direct:
-            parts.append(f"{co} shared threads or meetings")
+            parts.append(f"{_n(co, 'shared thread')} or meeting")
         people = sorted({r.target for r in rows})
         if len(people) > 1:
             parts.append(f"knows {len(people)} people there")

@@ -34,6 +34,7 @@ class DemoResult:
     answer: list[dict[str, Any]] = field(default_factory=list)
     import_summary: dict[str, Any] = field(default_factory=dict)
     totals: dict[str, int] = field(default_factory=dict)
+    source: str = ""
 
 
 def demo_settings(settings: Settings, domain: str) -> Settings:
@@ -95,7 +96,10 @@ def run_demo_graph(ctx: Any, *, seed: int, messages: int, data_dir: Path) -> Dem
                 import_contacts(s, csvs["contacts"], app.policy)
                 import_leads(s, csvs["leads"], app.policy)
             report = run_pass(app)
-            return _result(app, company, settings, report.as_json())
+            result = _result(app, company, settings, report.as_json())
+            result.source = (f"Microsoft Graph delta queries over HTTPS from the local Microsoft "
+                             f"365 sandbox at {sandbox.base_url}, app-only msal token")
+            return result
         finally:
             app.close()
 
@@ -156,6 +160,8 @@ def run_demo(ctx: Any, *, seed: int, messages: int, data_dir: Path) -> DemoResul
             total.streams += rep.streams
             total.totals.add(rep.totals)
             total.seconds += rep.seconds
-        return _result(app, company, settings, total.as_json())
+        result = _result(app, company, settings, total.as_json())
+        result.source = f"Maildir and .ics files under {data_dir / 'mail'}"
+        return result
     finally:
         app.close()

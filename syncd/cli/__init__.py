@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import click
@@ -22,8 +23,18 @@ def cli(ctx: click.Context, config_path: Path | None, quiet: bool) -> None:
 
     Start with `syncd demo` (no account needed), then `syncd who-knows @domain`.
     """
+    _configure_logging()
     ctx.obj = CliContext(config_path=config_path, quiet=quiet)
     ctx.call_on_close(ctx.obj.close)
+
+
+def _configure_logging() -> None:
+    """Warnings and errors to stderr, one line each. Third-party clients log failures that
+    syncd handles and reports itself (O365 logs every 401 before we refresh the token), so
+    their loggers only speak for what we do not handle."""
+    logging.basicConfig(level=logging.WARNING, format="syncd: %(levelname)s %(name)s: %(message)s")
+    for noisy in ("O365", "exchangelib", "msal", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
 
 
 def _register() -> None:

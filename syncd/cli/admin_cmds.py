@@ -62,6 +62,7 @@ def demo(ctx: CliContext, seed: int, messages: int, source: str, data_dir: Path 
         emit_json(dataclasses.asdict(result))
         return
     imp = result.import_summary
+    ctx.out.print(f"Source: {result.source}.")
     ctx.out.print(f"[bold]{result.company}[/bold] ({result.domain}): {result.users} sales reps, "
                   f"{result.accounts} accounts, {result.contacts} contacts.")
     ctx.out.print(
