@@ -5,12 +5,16 @@ into the tie table with `decayed_add`, so the graph is always current and loadin
 replays history.
 
 Weights (first version; the who-knows-whom issue refines them and documents the evaluation):
-- email: sender -> each To recipient 1.0, -> each Cc 0.5, -> Bcc 0.3; a reply (in_reply_to set)
+- email: sender -> each To recipient 1.0, -> each Cc 0.5; a reply (in_reply_to set)
   counts 1.5x, a broadcast (more than 10 recipients) 1/sqrt(n) of that.
 - co-recipients of the same email or meeting: 0.1 each pair, only for <= 10 participants
   (beyond that the pairs are O(n^2) and say little).
 - meeting: organizer <-> each attendee, 2.0 / (attendees - 1) scaled so a 1:1 counts 2.0 and a
-  40-person meeting about 0.05; declined attendees do not count.
+  40-person meeting about 0.05.
+
+Only what every copy of an interaction shows may shape its ties, or the graph would depend on
+which mailbox happened to be synced first: so Bcc recipients (only in the sender's copy) and
+meeting responses (each calendar holds its own view of them) do not count here.
 - call: caller <-> callee 2.0, group calls like meetings.
 """
 
@@ -71,27 +75,25 @@ def pairs_for(
     recipients: Iterable[tuple[str, str]],
     *,
     is_reply: bool = False,
-    responses: dict[str, str] | None = None,
 ) -> list[PairContribution]:
     """Pairs related by one interaction.
 
-    `recipients` are (key, role) with role to/cc/bcc for email, attendee for meetings,
-    callee for calls; `sender` is the from/organizer/caller key.
+    `recipients` are (key, role) with role to/cc for email (bcc is ignored), attendee for
+    meetings, callee for calls; `sender` is the from/organizer/caller key.
     """
-    recips = [(k, r) for k, r in recipients if k != sender]
+    recips = [(k, r) for k, r in recipients if k != sender and r != "bcc"]
     out: list[PairContribution] = []
     if kind == "email":
         n = len(recips)
         scale = (1.5 if is_reply else 1.0) * (1.0 if n <= 10 else 1.0 / math.sqrt(n))
-        role_weight = {"to": 1.0, "cc": 0.5, "bcc": 0.3}
+        role_weight = {"to": 1.0, "cc": 0.5}
         if sender:
             for key, role in recips:
                 w = role_weight.get(role, 0.5) * scale
                 out.append(PairContribution(sender, key, w, "email", True))
         _co_pairs(out, [k for k, _ in recips])
     else:
-        responses = responses or {}
-        present = [k for k, _ in recips if responses.get(k) != "declined"]
+        present = [k for k, _ in recips]
         n = len(present) + (1 if sender else 0)
         base = 2.0 if n <= 2 else 2.0 / (n - 1)
         if sender:

@@ -229,13 +229,15 @@ class Capturer:
 
         new: dict[str, _Prepared] = {}
         updates: list[_Prepared] = []
+        again: list[_Prepared] = []
         for p in prepared:
             key = p.item.natural_key
             if key in existing:
-                if p.item.version > existing[key][1]:
-                    updates.append(p)
+                (updates if p.item.version > existing[key][1] else again).append(p)
             elif key not in new:
                 new[key] = p
+            else:
+                again.append(p)  # a second copy within the same page
 
         interaction_ids = {k: v[0] for k, v in existing.items()}
         if new:
@@ -246,6 +248,9 @@ class Capturer:
         if updates:
             self._apply_updates(session, updates, person_ids, interaction_ids)
             result.interactions_updated = len(updates)
+        if again:
+            result.captured += self._merge_participants(session, again, person_ids, users,
+                                                        interaction_ids, now)
 
         result.sightings_new = self._write_sightings(session, stream, prepared, interaction_ids,
                                                      now)
@@ -298,32 +303,13 @@ class Capturer:
         interaction_ids: dict[str, int],
     ) -> int:
         policy = self.policy
-        robots = {e for p in items for e, *_ in p.participants if policy.is_automated(e)}
-        externals = {
-            email
-            for p in items
-            for email, _, _, _ in p.participants
-            if email not in users and not policy.is_internal(email)
-            and not email.startswith("x500:")
-        }
-        facts = _facts(session, person_ids, externals, policy) if externals else {}
-
-        decisions: dict[str, Decision] = {}
+        decisions = self._decide(session, items, person_ids, users)
         rows = []
         for p in items:
             it = p.item
             sender = p.sender
             others = [e for e, role, _, _ in p.participants if role not in SENDER_ROLES]
-            ext = [facts[e] for e in dict.fromkeys(e for e, *_ in p.participants) if e in facts]
-            decision = policy.decide(
-                kind=str(it.kind),
-                sender=p.sender_blocked or sender,
-                is_private=it.is_private,
-                is_automated=it.is_automated or sender in robots,
-                external=ext,
-                blocked=p.blocked,
-            )
-            decisions[it.natural_key] = decision
+            decision = decisions[it.natural_key]
             rows.append(
                 {
                     "natural_key": it.natural_key,
@@ -365,6 +351,89 @@ class Capturer:
                                           now)
         self._fold_ties(session, items, person_ids)
         return captured
+
+    def _decide(
+        self,
+        session: Session,
+        items: list[_Prepared],
+        person_ids: dict[str, int],
+        users: frozenset[str],
+    ) -> dict[str, Decision]:
+        policy = self.policy
+        robots = {e for p in items for e, *_ in p.participants if policy.is_automated(e)}
+        externals = {
+            email
+            for p in items
+            for email, _, _, _ in p.participants
+            if email not in users and not policy.is_internal(email)
+            and not email.startswith("x500:")
+        }
+        facts = _facts(session, person_ids, externals, policy) if externals else {}
+        decisions: dict[str, Decision] = {}
+        for p in items:
+            sender = p.sender
+            ext = [facts[e] for e in dict.fromkeys(e for e, *_ in p.participants) if e in facts]
+            decisions[p.item.natural_key] = policy.decide(
+                kind=str(p.item.kind),
+                sender=p.sender_blocked or sender,
+                is_private=p.item.is_private,
+                is_automated=p.item.is_automated or sender in robots,
+                external=ext,
+                blocked=p.blocked,
+            )
+        return decisions
+
+    def _merge_participants(
+        self,
+        session: Session,
+        items: list[_Prepared],
+        person_ids: dict[str, int],
+        users: frozenset[str],
+        interaction_ids: dict[str, int],
+        now: datetime,
+    ) -> int:
+        """A later copy may show participants an earlier one did not (Bcc, only in the sender's
+        Sent Items): store the union, and capture the interaction if the union now says so.
+        Returns how many interactions became activities."""
+        ids = list({interaction_ids[p.item.natural_key] for p in items})
+        stored: dict[int, list[tuple[str, str, str, str | None]]] = {i: [] for i in ids}
+        captured: set[int] = set()
+        for part in _chunks(ids):
+            for iid, email, role, response in session.execute(
+                select(m.Participant.interaction_id, m.Person.email, m.Participant.role,
+                       m.Participant.response).join(
+                    m.Person, m.Person.id == m.Participant.person_id).where(
+                    m.Participant.interaction_id.in_(part))):
+                stored[iid].append((email, role, "", response))
+            captured.update(session.scalars(select(m.Interaction.id).where(
+                m.Interaction.id.in_(part), m.Interaction.captured)))
+        gained: dict[int, _Prepared] = {}
+        for p in items:
+            iid = interaction_ids[p.item.natural_key]
+            have = {(e, r) for e, r, _, _ in stored[iid]}
+            extra = [x for x in p.participants if (x[0], x[1]) not in have]
+            if not extra:
+                continue
+            stored[iid].extend(extra)
+            insert_tuples(session, T_PARTICIPANT, PARTICIPANT_COLUMNS,
+                          [(iid, person_ids[e], r, resp) for e, r, _, resp in extra],
+                          conflict=PARTICIPANT_PK)
+            gained[iid] = _Prepared(p.item, stored[iid], p.blocked, p.sender_blocked)
+        for iid, p in gained.items():
+            session.execute(update(m.Interaction).where(m.Interaction.id == iid).values(
+                participant_count=len(p.participants)))
+        retry = [p for iid, p in gained.items() if iid not in captured]
+        if not retry:
+            return 0
+        decisions = self._decide(session, retry, person_ids, users)
+        now_captured = [p for p in retry if decisions[p.item.natural_key].captured]
+        for p in now_captured:
+            d = decisions[p.item.natural_key]
+            session.execute(update(m.Interaction).where(
+                m.Interaction.id == interaction_ids[p.item.natural_key]).values(
+                captured=True, decision=d.as_json()))
+        return self._write_activities(session, now_captured, decisions, person_ids,
+                                      interaction_ids, now)
 
     def _write_activities(
         self,
@@ -482,9 +551,8 @@ class Capturer:
                 continue  # robots are not relationships
             at = it.occurred_at
             recips = [(e, role) for e, role, _, _ in p.participants if role not in SENDER_ROLES]
-            responses = {e: r for e, _, _, r in p.participants if r}
             for c in pairs_for(str(it.kind), sender, recips,
-                               is_reply=it.in_reply_to is not None, responses=responses):
+                               is_reply=it.in_reply_to is not None):
                 a, b = person_ids[c.source], person_ids[c.target]
                 if a == b:
                     continue

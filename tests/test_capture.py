@@ -243,3 +243,31 @@ def test_ties_merged_across_pages_equal_the_closed_form(app: App) -> None:
     assert tie.score == pytest.approx(expected, rel=1e-9)
     assert (tie.first_at, tie.last_at) == (min(at), latest)
     assert tie.a_to_b + tie.b_to_a == 4
+
+
+def test_a_later_copy_adds_its_bcc_and_may_capture_but_never_changes_ties(app: App) -> None:
+    """Sync order must not matter: the recipient's copy (no Bcc) may come first."""
+    contact_id, _ = add_contact(app, "jeanne@fabrikam.com")
+    inbox_copy = email("b1@contoso.fr", "alice@contoso.fr", ["bob@contoso.fr"], pid="in-1")
+    parts = (*inbox_copy.participants, Participant("jeanne@fabrikam.com", Role.BCC))
+    sent_copy = Interaction(**{**{f: getattr(inbox_copy, f)
+                                  for f in inbox_copy.__dataclass_fields__},
+                               "participants": parts, "provider_id": "sent-1"})
+    capture(app, "bob/inbox", inbox_copy)
+    with session_scope(app.sessions) as s:
+        ties_before = [(t.person_a, t.person_b, t.a_to_b, t.b_to_a, t.score)
+                       for t in s.scalars(select(m.Tie))]
+        assert not s.scalars(select(m.Interaction)).one().captured  # internal-only so far
+    result = capture(app, "alice/sent", sent_copy)
+    assert result.captured == 1  # type: ignore[attr-defined]
+    with session_scope(app.sessions) as s:
+        inter = s.scalars(select(m.Interaction)).one()
+        roles = set(s.execute(select(m.Person.email, m.Participant.role).join(
+            m.Person, m.Person.id == m.Participant.person_id)).all())
+        ties_after = [(t.person_a, t.person_b, t.a_to_b, t.b_to_a, t.score)
+                      for t in s.scalars(select(m.Tie))]
+        links = set(s.execute(select(m.ActivityLink.target_type, m.ActivityLink.target_id)))
+    assert inter.captured and inter.participant_count == 3
+    assert ("jeanne@fabrikam.com", "bcc") in roles
+    assert ("contact", contact_id) in links
+    assert ties_after == ties_before

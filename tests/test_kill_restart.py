@@ -78,7 +78,12 @@ def store_view(db: Path) -> dict[str, object]:
                       for t in ("interactions", "activities", "participants")}
     finally:
         engine.dispose()
-    return {"sightings": sorted(sightings), "ties": sorted(ties), "counts": counts}
+    # Person ids (and so which end of a tie is `a`) depend on arrival order: compare by address.
+    canonical = sorted(
+        (a, b, ab, ba, *rest) if a < b else (b, a, ba, ab, *rest)
+        for a, b, ab, ba, *rest in ties
+    )
+    return {"sightings": sorted(sightings), "ties": canonical, "counts": counts}
 
 
 def test_kill_nine_at_random_moments_then_restart_matches_ground_truth(
