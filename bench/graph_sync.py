@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from syncd.demo import generate  # noqa: E402
+from syncd.demo_job import sandbox_config_toml  # noqa: E402
 from syncd.sandbox import Sandbox  # noqa: E402
 
 SECRET_ENV = "SYNCD_BENCH_M365_SECRET"
@@ -38,21 +39,8 @@ PAGE = 100
 
 
 def write_config(path: Path, box: Sandbox, db: Path, domain: str) -> Path:
-    path.write_text(f"""
-database_url = "sqlite:///{db}"
-internal_domains = ["{domain}"]
-[[connectors]]
-kind = "msgraph"
-name = "m365"
-tenant_id = "{box.tenant}"
-client_id = "syncd-demo"
-client_secret = "env:{SECRET_ENV}"
-cloud = "custom"
-authority_host = "{box.base_url}"
-graph_url = "{box.graph_url}"
-ca_bundle = "{box.ca_path}"
-group = "Sales"
-""", encoding="utf-8")
+    path.write_text(sandbox_config_toml(box, f"sqlite:///{db}", domain, SECRET_ENV,
+                                        call_records=False), encoding="utf-8")
     return path
 
 

@@ -50,7 +50,8 @@ def run_floor(files: list[Path]) -> float:
     return elapsed
 
 
-def run_syncd(corpus: Path, workdir: Path, limit_dir: Path | None) -> tuple[float, dict[str, object]]:
+def run_syncd(corpus: Path, workdir: Path, limit_dir: Path | None
+              ) -> tuple[float, dict[str, object]]:
     """One `syncd import --json` in a subprocess, as a user runs it, into a fresh database."""
     db = workdir / "bench.db"
     for suffix in ("", "-wal", "-shm"):

@@ -157,14 +157,19 @@ def _person(session: Session, policy: Policy, lineno: int, path: Path, row: dict
     return ids[key], key
 
 
+def _person_rows(session: Session, policy: Policy, path: Path, out: ImportSummary
+                 ) -> Iterator[tuple[dict[str, str], int, str]]:
+    """Rows with a usable address, with that person's id; the others become problems."""
+    for lineno, row in read_rows(path):
+        got = _person(session, policy, lineno, path, row, out)
+        if got is not None:
+            yield row, got[0], got[1]
+
+
 def import_contacts(session: Session, path: Path, policy: Policy) -> ImportSummary:
     out = ImportSummary()
     now = datetime.now(UTC)
-    for lineno, row in read_rows(path):
-        got = _person(session, policy, lineno, path, row, out)
-        if got is None:
-            continue
-        pid, key = got
+    for row, pid, key in _person_rows(session, policy, path, out):
         dom = normalize_domain(row.get("account_domain", "")) or domain_of(key)
         acc_id = None
         if dom and not policy.is_free_mail(f"x@{dom}"):
@@ -194,11 +199,7 @@ def import_contacts(session: Session, path: Path, policy: Policy) -> ImportSumma
 def import_leads(session: Session, path: Path, policy: Policy) -> ImportSummary:
     out = ImportSummary()
     now = datetime.now(UTC)
-    for lineno, row in read_rows(path):
-        got = _person(session, policy, lineno, path, row, out)
-        if got is None:
-            continue
-        pid, _ = got
+    for row, pid, _ in _person_rows(session, policy, path, out):
         if session.scalar(select(m.Contact.id).where(m.Contact.person_id == pid)):
             out.unchanged += 1  # already a contact: a lead would be a duplicate
             continue

@@ -66,6 +66,34 @@ def sandbox_connector_settings(settings: Settings, sandbox: Any, client_id: str,
     return settings.model_copy(update={"connectors": (conn,)})
 
 
+def sandbox_config_toml(sandbox: Any, database_url: str, internal_domain: str,
+                        secret_env: str, *, call_records: bool = True) -> str:
+    """A syncd.toml for a msgraph connector on the sandbox (tests, benchmarks, scripts):
+    the same file an admin writes for a tenant, with the sandbox's endpoints and CA."""
+    return f"""database_url = "{database_url}"
+internal_domains = ["{internal_domain}"]
+
+[[connectors]]
+kind = "msgraph"
+name = "m365"
+tenant_id = "{sandbox.tenant}"
+client_id = "{next(iter(_default_clients()))}"
+client_secret = "env:{secret_env}"
+cloud = "custom"
+authority_host = "{sandbox.base_url}"
+graph_url = "{sandbox.graph_url}"
+ca_bundle = "{sandbox.ca_path}"
+group = "Sales"
+call_records = {"true" if call_records else "false"}
+"""
+
+
+def _default_clients() -> dict[str, str]:
+    from syncd.sandbox.server import DEFAULT_CLIENTS
+
+    return DEFAULT_CLIENTS
+
+
 def run_demo_graph(ctx: Any, *, seed: int, messages: int, data_dir: Path) -> DemoResult:
     """The main job: the demo company in the local Microsoft 365 sandbox, synced over HTTPS
     with real msal tokens by the msgraph connector, exactly as a tenant would be."""

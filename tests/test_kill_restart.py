@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, text
 
 from connectors.normalize import normalize_message_id
 from syncd.demo import generate
+from syncd.demo_job import sandbox_config_toml
 from syncd.sandbox import Sandbox
 
 pytestmark = pytest.mark.slow
@@ -32,23 +33,8 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 
 
 def write_config(path: Path, box: Sandbox, db: Path) -> Path:
-    path.write_text(f"""
-database_url = "sqlite:///{db}"
-internal_domains = ["contoso-demo.fr"]
-
-[[connectors]]
-kind = "msgraph"
-name = "m365"
-tenant_id = "{box.tenant}"
-client_id = "syncd-demo"
-client_secret = "env:{SECRET_ENV}"
-cloud = "custom"
-authority_host = "{box.base_url}"
-graph_url = "{box.graph_url}"
-ca_bundle = "{box.ca_path}"
-group = "Sales"
-call_records = true
-""", encoding="utf-8")
+    path.write_text(sandbox_config_toml(box, f"sqlite:///{db}", "contoso-demo.fr", SECRET_ENV),
+                    encoding="utf-8")
     return path
 
 
@@ -101,7 +87,7 @@ def test_kill_nine_at_random_moments_then_restart_matches_ground_truth(
             kills += 1
         proc.wait(timeout=60)
     final = syncd(config, "run", "--once")
-    out, err = final.communicate(timeout=300)
+    _out, err = final.communicate(timeout=300)
     assert final.returncode == 0, err.decode()
     assert kills >= 1, "the sync finished before any kill: make the data set larger"
 

@@ -86,3 +86,26 @@ def io_error(key: str, exc: OSError) -> ConnectorError:
     if isinstance(exc, PermissionError):
         return AuthError(f"{key}: {exc}")
     return TransientError(f"{key}: {exc}")
+
+
+class FileStream:
+    """What every file stream shares: its key, owner and page size (subclasses read)."""
+
+    def __init__(self, *, key: str, mailbox: str | None = None,
+                 page_size: int = PAGE_SIZE) -> None:
+        if page_size < 1:
+            raise ValueError(f"page_size must be positive, not {page_size}")
+        self._key = key
+        self._mailbox = mailbox
+        self._page_size = page_size
+
+    @property
+    def key(self) -> str:
+        return self._key
+
+    @property
+    def mailbox(self) -> str | None:
+        return self._mailbox
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._key!r})"

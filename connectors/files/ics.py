@@ -46,7 +46,14 @@ from connectors.base import (
     Role,
     meeting_key,
 )
-from connectors.files.common import PAGE_SIZE, dump_cursor, excerpt, io_error, load_cursor
+from connectors.files.common import (
+    PAGE_SIZE,
+    FileStream,
+    dump_cursor,
+    excerpt,
+    io_error,
+    load_cursor,
+)
 from connectors.normalize import normalize_address
 
 log = logging.getLogger(__name__)
@@ -283,7 +290,7 @@ def read_calendar(data: bytes, name: str, window: Window, *, window_is_default: 
     return [*rejected, *sorted(meetings.values(), key=lambda m: (m.occurred_at, m.natural_key))]
 
 
-class IcsStream:
+class IcsStream(FileStream):
     """One .ics file. See the module docstring for the window and the cursor."""
 
     def __init__(
@@ -296,26 +303,11 @@ class IcsStream:
         mailbox: str | None = None,
         page_size: int = PAGE_SIZE,
     ) -> None:
-        if page_size < 1:
-            raise ValueError(f"page_size must be positive, not {page_size}")
-        self._key = key
+        super().__init__(key=key, mailbox=mailbox, page_size=page_size)
         self._path = path
         self._window = window
         self._window_is_default = window_is_default
-        self._mailbox = mailbox
-        self._page_size = page_size
         self._cache: tuple[list[int], list[Item]] | None = None
-
-    @property
-    def key(self) -> str:
-        return self._key
-
-    @property
-    def mailbox(self) -> str | None:
-        return self._mailbox
-
-    def __repr__(self) -> str:
-        return f"IcsStream({self._key!r})"
 
     def fetch_page(self, cursor: str | None) -> Page:
         """The next page of up to `page_size` occurrences after `cursor`.

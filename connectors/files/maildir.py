@@ -25,6 +25,7 @@ from typing import Protocol
 from connectors.base import Interaction, Page, RejectedItem
 from connectors.files.common import (
     PAGE_SIZE,
+    FileStream,
     dump_cursor,
     excerpt,
     io_error,
@@ -157,7 +158,7 @@ def read_member(member: Member, folder: str) -> Interaction | RejectedItem | Non
         return RejectedItem(member.name, reason, excerpt(block))
 
 
-class FolderStream:
+class FolderStream(FileStream):
     """A stream over a `Source` of one-message files. See the module docstring for the cursor."""
 
     def __init__(
@@ -169,24 +170,9 @@ class FolderStream:
         mailbox: str | None = None,
         page_size: int = PAGE_SIZE,
     ) -> None:
-        if page_size < 1:
-            raise ValueError(f"page_size must be positive, not {page_size}")
-        self._key = key
+        super().__init__(key=key, mailbox=mailbox, page_size=page_size)
         self._source = source
         self._folder = folder
-        self._mailbox = mailbox
-        self._page_size = page_size
-
-    @property
-    def key(self) -> str:
-        return self._key
-
-    @property
-    def mailbox(self) -> str | None:
-        return self._mailbox
-
-    def __repr__(self) -> str:
-        return f"FolderStream({self._key!r})"
 
     def _scan(self, with_signature: bool) -> tuple[list[Member], list[int]]:
         try:

@@ -26,6 +26,7 @@ import re
 from connectors.base import Interaction, Page, RejectedItem
 from connectors.files.common import (
     PAGE_SIZE,
+    FileStream,
     dump_cursor,
     excerpt,
     io_error,
@@ -64,7 +65,7 @@ def _tail(mm: mmap.mmap, offset: int) -> str:
     return hashlib.sha1(mm[max(0, offset - _TAIL_BYTES) : offset]).hexdigest()[:16]
 
 
-class MboxStream:
+class MboxStream(FileStream):
     """One mbox file. See the module docstring for the cursor."""
 
     def __init__(
@@ -76,24 +77,9 @@ class MboxStream:
         mailbox: str | None = None,
         page_size: int = PAGE_SIZE,
     ) -> None:
-        if page_size < 1:
-            raise ValueError(f"page_size must be positive, not {page_size}")
-        self._key = key
+        super().__init__(key=key, mailbox=mailbox, page_size=page_size)
         self._path = path
         self._folder = folder
-        self._mailbox = mailbox
-        self._page_size = page_size
-
-    @property
-    def key(self) -> str:
-        return self._key
-
-    @property
-    def mailbox(self) -> str | None:
-        return self._mailbox
-
-    def __repr__(self) -> str:
-        return f"MboxStream({self._key!r})"
 
     def fetch_page(self, cursor: str | None) -> Page:
         """The next page of up to `page_size` messages after `cursor`.

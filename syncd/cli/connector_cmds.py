@@ -181,6 +181,16 @@ def connector_show(ctx: CliContext, name: str, as_json: bool) -> None:
         table(ctx.out, "Streams", list(streams[0]), [list(x.values()) for x in streams])
 
 
+def _graph_conf(ctx: CliContext, name: str, verb: str) -> MsGraphConnector:
+    try:
+        conf = ctx.settings.connector(name)
+    except ConfigError as exc:
+        fail(exc.problems[0])
+    if not isinstance(conf, MsGraphConnector):
+        fail(f"`connector {verb}` is for msgraph connectors; {name!r} is {conf.kind}")
+    return conf
+
+
 @connector.command("test")
 @click.argument("name")
 @json_option
@@ -190,12 +200,7 @@ def connector_test(ctx: CliContext, name: str, as_json: bool) -> None:
     from connectors.base import ConnectorError
     from syncd.connector_factory import build_graph_connector
 
-    try:
-        conf = ctx.settings.connector(name)
-    except ConfigError as exc:
-        fail(exc.problems[0])
-    if not isinstance(conf, MsGraphConnector):
-        fail(f"`connector test` checks msgraph connectors; {name!r} is {conf.kind}")
+    conf = _graph_conf(ctx, name, "test")
     try:
         graph = build_graph_connector(conf, ctx.settings)
     except ConfigError as exc:
@@ -225,12 +230,7 @@ def connector_login(ctx: CliContext, name: str, username: str | None) -> None:
     from connectors.base import ConnectorError
     from syncd.connector_factory import build_graph_connector
 
-    try:
-        conf = ctx.settings.connector(name)
-    except ConfigError as exc:
-        fail(exc.problems[0])
-    if not isinstance(conf, MsGraphConnector):
-        fail(f"`connector login` is for msgraph connectors; {name!r} is {conf.kind}")
+    conf = _graph_conf(ctx, name, "login")
     graph = build_graph_connector(conf, ctx.settings)
     try:
         who = graph.device_login(lambda text: click.echo(text, err=True))
