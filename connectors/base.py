@@ -84,6 +84,9 @@ class Interaction:
     version: int = 0  # call records: a later version replaces an earlier one
     folder: str = ""  # the folder label in which this copy was seen (inbox, sentitems, ...)
     extra: dict[str, str] = field(default_factory=dict)  # small provider facts worth keeping
+    # Email only: connectors.normalize.email_fingerprint, a second key for copies whose
+    # Message-ID was rewritten per mailbox. None: match on natural_key alone.
+    fingerprint: str | None = None
 
     def __reduce__(self) -> tuple[type[Interaction], tuple[object, ...]]:
         # See Participant.__reduce__: rebuild through the constructor, positionally.

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import binascii
 import functools
+import hashlib
 import inspect
+import json
 import re
 import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
@@ -933,3 +935,20 @@ def is_automated_address(key: str) -> bool:
     if not at:
         return False
     return _AUTOMATED_RE.search(local) is not None
+
+
+def email_fingerprint(sender: str, sent_at: str, subject: str, recipients: list[str]) -> str:
+    """What identifies an email whichever copy of it is read: a digest of From, Date, Subject
+    and To+Cc (Bcc is left out: only the sender's copy has it).
+
+    It is the natural key of a message without a Message-ID, and the second key capture
+    matches on: some exports rewrite Message-ID per copy (the Enron corpus gives each mailbox's
+    copy its own `<n.JavaMail.evans@thyme>`), so the same mail in two mailboxes would
+    otherwise count twice. `sent_at` is the ISO form of the UTC send time.
+    """
+    payload = json.dumps(
+        [sender, sent_at, " ".join(subject.split()), sorted(set(recipients))],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return "sha1:" + hashlib.sha1(payload.encode("utf-8")).hexdigest()

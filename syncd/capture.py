@@ -227,17 +227,39 @@ class Capturer:
             ):
                 existing[key] = (iid, version)
 
+        # Copies whose Message-ID differs from the stored one but whose fingerprint matches.
+        fingerprints = list({p.item.fingerprint for p in prepared
+                             if p.item.fingerprint and p.item.natural_key not in existing})
+        by_fingerprint: dict[str, tuple[int, int]] = {}
+        for part in _chunks(fingerprints):
+            for iid, fp, version in session.execute(
+                select(m.Interaction.id, m.Interaction.fingerprint, m.Interaction.version).where(
+                    m.Interaction.fingerprint.in_(part), m.Interaction.kind == "email")
+            ):
+                by_fingerprint.setdefault(str(fp), (iid, version))
+        for p in prepared:
+            fp = p.item.fingerprint
+            if p.item.natural_key not in existing and fp in by_fingerprint:
+                existing[p.item.natural_key] = by_fingerprint[fp]
+
         new: dict[str, _Prepared] = {}
+        new_by_fp: dict[str, str] = {}  # fingerprint -> natural key of the page's first copy
+        aliases: dict[str, str] = {}  # natural key -> natural key of the copy inserted
         updates: list[_Prepared] = []
         again: list[_Prepared] = []
         for p in prepared:
-            key = p.item.natural_key
+            key, fp = p.item.natural_key, p.item.fingerprint
             if key in existing:
                 (updates if p.item.version > existing[key][1] else again).append(p)
-            elif key not in new:
-                new[key] = p
-            else:
+            elif key in new:
                 again.append(p)  # a second copy within the same page
+            elif fp and fp in new_by_fp:
+                aliases[key] = new_by_fp[fp]
+                again.append(p)
+            else:
+                new[key] = p
+                if fp:
+                    new_by_fp[fp] = key
 
         interaction_ids = {k: v[0] for k, v in existing.items()}
         if new:
@@ -245,6 +267,8 @@ class Capturer:
                                         interaction_ids)
             result.interactions_new = len(new)
             result.captured = captured
+        for key, first in aliases.items():
+            interaction_ids[key] = interaction_ids[first]
         if updates:
             self._apply_updates(session, updates, person_ids, interaction_ids)
             result.interactions_updated = len(updates)
@@ -313,6 +337,7 @@ class Capturer:
             rows.append(
                 {
                     "natural_key": it.natural_key,
+                    "fingerprint": it.fingerprint,
                     "kind": str(it.kind),
                     "occurred_at": it.occurred_at,
                     "ended_at": it.ended_at,

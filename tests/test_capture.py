@@ -271,3 +271,34 @@ def test_a_later_copy_adds_its_bcc_and_may_capture_but_never_changes_ties(app: A
     assert ("jeanne@fabrikam.com", "bcc") in roles
     assert ("contact", contact_id) in links
     assert ties_after == ties_before
+
+
+def test_copies_with_rewritten_message_ids_are_one_interaction(app: App) -> None:
+    """Some exports give every mailbox's copy its own Message-ID (the Enron corpus does);
+    the fingerprint of From, Date, Subject and To+Cc still makes them one interaction."""
+    def copy(mid: str, pid: str) -> Interaction:
+        base = email(mid, "jeanne@fabrikam.com", ["alice@contoso.fr", "bob@contoso.fr"],
+                     pid=pid)
+        return Interaction(**{**{f: getattr(base, f) for f in base.__dataclass_fields__},
+                              "subject": "Devis", "fingerprint": "sha1:same"})
+
+    capture(app, "alice/inbox", copy("1.JavaMail.evans@thyme", "a1"))
+    result = capture(app, "bob/inbox", copy("2.JavaMail.evans@thyme", "b1"),
+                     copy("3.JavaMail.evans@thyme", "b2"))
+    assert (result.interactions_new, result.sightings_new) == (0, 2)  # type: ignore[attr-defined]
+    again = capture(app, "bob/inbox", copy("2.JavaMail.evans@thyme", "b1"))
+    assert (again.interactions_new, again.sightings_new) == (0, 0)  # type: ignore[attr-defined]
+    with session_scope(app.sessions) as s:
+        tie_total = s.scalar(select(func.sum(m.Tie.a_to_b + m.Tie.b_to_a)))
+    assert count(app, m.Interaction) == 1 and count(app, m.Sighting) == 3
+    assert tie_total == 2  # jeanne -> alice and jeanne -> bob, once
+
+
+def test_fingerprint_twins_within_one_page(app: App) -> None:
+    twins = [Interaction(natural_key=f"{i}@x", kind=Kind.EMAIL, provider_id=f"p{i}",
+                         occurred_at=T0, fingerprint="sha1:twin",
+                         participants=(Participant("a@fabrikam.com", Role.FROM),
+                                       Participant("alice@contoso.fr", Role.TO)))
+             for i in range(3)]
+    result = capture(app, "s", *twins)
+    assert (result.interactions_new, result.sightings_new) == (1, 3)  # type: ignore[attr-defined]

@@ -10,8 +10,6 @@ Values keep their RFC 2047 encoded words; `connectors.normalize` decodes them.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import mmap
 import re
 from datetime import datetime
@@ -20,6 +18,7 @@ from connectors.base import Interaction, Kind, Participant, RejectedItem, Role
 from connectors.files.common import excerpt
 from connectors.normalize import (
     decode_header_text,
+    email_fingerprint,
     is_automated_address,
     normalize_message_id,
     parse_address_list,
@@ -166,21 +165,6 @@ def _is_automated(fields: Fields, sender: str | None) -> bool:
     return sender is not None and is_automated_address(sender)
 
 
-def derived_key(sender: str, date: str, subject: str, recipients: list[str]) -> str:
-    """Stable stand-in for a missing Message-ID.
-
-    Built only from what every copy of a message shares (From, Date, Subject, To+Cc), so the same
-    message in two mailboxes, or in two runs, gets the same key. Bcc is left out: only the
-    sender's copy has it.
-    """
-    payload = json.dumps(
-        [sender, date, " ".join(subject.split()), sorted(set(recipients))],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-    return "sha1:" + hashlib.sha1(payload.encode("utf-8")).hexdigest()
-
-
 def parse_message(block: bytes, *, provider_id: str, folder: str) -> Interaction | RejectedItem:
     """Normalise one header block (bytes up to, not including, the blank line).
 
@@ -238,10 +222,9 @@ def parse_message(block: bytes, *, provider_id: str, folder: str) -> Interaction
         extra["participants_total"] = str(total)
 
     subject = decode_header_text(_first(fields, "subject"))
-    natural_key = normalize_message_id(_first(fields, "message-id"))
-    if natural_key is None:
-        date_part = sent_at.isoformat() if sent_at else (date_value or "").strip()
-        natural_key = derived_key(sender or "", date_part, subject, recipients)
+    date_part = sent_at.isoformat() if sent_at else (date_value or "").strip()
+    fingerprint = email_fingerprint(sender or "", date_part, subject, recipients)
+    natural_key = normalize_message_id(_first(fields, "message-id")) or fingerprint
     in_reply_to = _first_id(_first(fields, "in-reply-to"))
     sensitivity = (_first(fields, "sensitivity") or "").strip().lower()
     return Interaction(
@@ -257,4 +240,5 @@ def parse_message(block: bytes, *, provider_id: str, folder: str) -> Interaction
         is_automated=_is_automated(fields, sender),
         folder=folder,
         extra=extra,
+        fingerprint=fingerprint,
     )

@@ -14,7 +14,7 @@ empty. Known gap either way: a sender's own Sent Items copy may carry no transpo
 Exchange Online, so its privacy comes from the recipients' copies (same natural key).
 
 Rules (mirroring connectors/files/rfc822.py so both connectors agree on the same mail):
-natural key = normalised internetMessageId, else the files connector's `derived_key`;
+natural key = normalised internetMessageId, else `email_fingerprint` (as the files connector);
 occurred_at = sentDateTime, else receivedDateTime; thread_key = conversationId; drafts skipped.
 """
 
@@ -39,12 +39,12 @@ from connectors.base import (
 # The same stand-in for a missing Message-ID as the files connector, reused (not copied) so
 # that one mail without an id gets one key whichever connector saw it. It lives in rfc822.py;
 # moving it to connectors/normalize.py is left to its owner (that file was being edited).
-from connectors.files.rfc822 import derived_key
 from connectors.msgraph import operations
 from connectors.msgraph.settings import MailboxInfo
 from connectors.msgraph.transport import GraphCall, GraphTransport
 from connectors.normalize import (
     decode_header_text,
+    email_fingerprint,
     is_automated_address,
     normalize_address,
     normalize_message_id,
@@ -205,10 +205,9 @@ def normalize_message(item: dict[str, Any], *, folder: str) -> Interaction | Rej
 
     raw_subject = item.get("subject")
     subject = decode_header_text(raw_subject if isinstance(raw_subject, str) else "")
-    natural_key = normalize_message_id(item.get("internetMessageId"))
-    if natural_key is None:
-        date_part = sent_at.isoformat() if sent_at else occurred_at.isoformat()
-        natural_key = derived_key(sender or "", date_part, subject, recipients)
+    date_part = sent_at.isoformat() if sent_at else occurred_at.isoformat()
+    fingerprint = email_fingerprint(sender or "", date_part, subject, recipients)
+    natural_key = normalize_message_id(item.get("internetMessageId")) or fingerprint
     headers = _headers(item)
     sensitivity = (headers.get("sensitivity") or [""])[0].strip().lower()
     conversation = item.get("conversationId")
@@ -228,6 +227,7 @@ def normalize_message(item: dict[str, Any], *, folder: str) -> Interaction | Rej
         is_automated=_is_automated(headers, sender),
         folder=folder,
         extra=extra,
+        fingerprint=fingerprint,
     )
 
 

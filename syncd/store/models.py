@@ -177,6 +177,9 @@ class Interaction(Base):
     __tablename__ = "interactions"
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     natural_key: Mapped[str] = mapped_column(String(1000), unique=True)
+    # Second key for email copies whose Message-ID differs (see connectors.normalize
+    # .email_fingerprint); not unique: two different keys may share it only in that case.
+    fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
     kind: Mapped[str] = mapped_column(String(10))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

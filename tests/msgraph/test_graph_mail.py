@@ -209,7 +209,7 @@ def test_privacy_automation_and_reply_headers(box: Sandbox, make_connector: Make
 
 
 def test_missing_message_id_gets_the_files_connector_key() -> None:
-    from connectors.files.rfc822 import derived_key
+    from connectors.normalize import email_fingerprint
 
     item = {
         "id": "AAMk1",
@@ -220,7 +220,7 @@ def test_missing_message_id_gets_the_files_connector_key() -> None:
     }
     interaction = normalize_message(item, folder="inbox")
     assert not isinstance(interaction, type(None))
-    assert interaction.natural_key == derived_key(  # type: ignore[union-attr]
+    assert interaction.natural_key == email_fingerprint(  # type: ignore[union-attr]
         "jane@fabrikam.test",
         datetime(2026, 7, 1, 9, 30, tzinfo=UTC).isoformat(),
         "Hello there",
