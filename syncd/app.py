@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncd.capture import Capturer
-from syncd.config import Settings
+from syncd.config import MsGraphConnector, Settings
 from syncd.policy import Policy
 from syncd.store.db import ensure_schema, make_engine, session_factory
+
+if TYPE_CHECKING:
+    from connectors.msgraph import GraphConnector
 
 
 @dataclass
@@ -19,6 +23,9 @@ class App:
     settings: Settings
     auto_migrate: bool = True
     _engine: Engine | None = field(default=None, init=False, repr=False)
+    # One connector object per configured connector for the life of the process, so that
+    # per-mailbox request budgets, token caches and HTTP connections outlive a polling pass.
+    _graph: dict[str, GraphConnector] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def engine(self) -> Engine:
@@ -40,7 +47,19 @@ class App:
     def capturer(self) -> Capturer:
         return Capturer(self.policy, self.settings.graph.half_life_days)
 
+    def graph_connector(self, conf: MsGraphConnector) -> GraphConnector:
+        """Raises ConfigError when a secret reference cannot be resolved."""
+        connector = self._graph.get(conf.name)
+        if connector is None:
+            from syncd.connector_factory import build_graph_connector
+
+            connector = self._graph[conf.name] = build_graph_connector(conf, self.settings)
+        return connector
+
     def close(self) -> None:
+        for connector in self._graph.values():
+            connector.close()
+        self._graph.clear()
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None

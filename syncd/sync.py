@@ -29,7 +29,6 @@ from syncd.config import (
     FilesConnector,
     MsGraphConnector,
 )
-from syncd.connector_factory import build_graph_connector
 from syncd.importer import run_import
 from syncd.runner import run_stream
 from syncd.store import models as m
@@ -117,39 +116,36 @@ def _run_connector(app: App, conn: ConnectorConfig, report: PassReport,
 def _run_graph(app: App, conn: MsGraphConnector, report: PassReport,
                on_stream: Callable[[str], None] | None) -> None:
     try:
-        graph = build_graph_connector(conn, app.settings)
-    except (ConnectorError, ConfigError) as exc:
+        graph = app.graph_connector(conn)
+    except (ConnectorError, ConfigError, ValueError) as exc:
         report.add_error(conn.name, "connector", exc)
         return
     try:
-        try:
-            mailboxes = graph.list_mailboxes()
-        except ConnectorError as exc:
-            report.add_error(conn.name, "mailbox list", exc)
-            return
-        report.mailboxes += len(mailboxes)
-        now = datetime.now(UTC)
+        mailboxes = graph.list_mailboxes()
+    except ConnectorError as exc:
+        report.add_error(conn.name, "mailbox list", exc)
+        return
+    report.mailboxes += len(mailboxes)
+    now = datetime.now(UTC)
 
-        def sync_mailbox(mailbox: Any) -> None:
-            try:
-                streams = graph.mailbox_streams(mailbox)
-            except ConnectorError as exc:
-                report.add_error(conn.name, mailbox.address, exc)
-                return
-            _run_streams(app, conn.name, streams, report, now, on_stream,
-                         mailbox=mailbox.address, display_name=mailbox.display_name)
-
-        with ThreadPoolExecutor(max_workers=MAILBOX_WORKERS,
-                                thread_name_prefix=f"sync-{conn.name}") as pool:
-            list(pool.map(sync_mailbox, mailboxes))
+    def sync_mailbox(mailbox: Any) -> None:
         try:
-            tenant = graph.tenant_streams()
+            streams = graph.mailbox_streams(mailbox)
         except ConnectorError as exc:
-            report.add_error(conn.name, "tenant", exc)
+            report.add_error(conn.name, mailbox.address, exc)
             return
-        _run_streams(app, conn.name, tenant, report, now, on_stream)
-    finally:
-        graph.close()
+        _run_streams(app, conn.name, streams, report, now, on_stream,
+                     mailbox=mailbox.address, display_name=mailbox.display_name)
+
+    with ThreadPoolExecutor(max_workers=MAILBOX_WORKERS,
+                            thread_name_prefix=f"sync-{conn.name}") as pool:
+        list(pool.map(sync_mailbox, mailboxes))
+    try:
+        tenant = graph.tenant_streams()
+    except ConnectorError as exc:
+        report.add_error(conn.name, "tenant", exc)
+        return
+    _run_streams(app, conn.name, tenant, report, now, on_stream)
 
 
 def _run_streams(app: App, connector: str, streams: list[Stream], report: PassReport,
