@@ -25,7 +25,7 @@ from connectors.base import Page, Role
 from graph.ties import decayed_add, pairs_for
 from syncd.policy import Decision, PersonFacts, Policy, domain_of
 from syncd.store import models as m
-from syncd.store.bulk import insert_rows, insert_tuples, update_rows
+from syncd.store.bulk import insert_rows, insert_tuples, select_in, update_rows
 from syncd.store.ties import merge_ties
 
 
@@ -92,13 +92,11 @@ def ensure_persons(
     keys = list(names)
     ids: dict[str, int] = {}
     unnamed: list[dict[str, Any]] = []
-    for part in _chunks(keys):
-        for pid, email, name in session.execute(
-            select(m.Person.id, m.Person.email, m.Person.name).where(m.Person.email.in_(part))
-        ):
-            ids[email] = pid
-            if not name and names[email]:
-                unnamed.append({"id": pid, "name": names[email][:300]})
+    for pid, email, name in select_in(
+            session, "SELECT id, email, name FROM persons WHERE email IN ({in})", keys):
+        ids[email] = pid
+        if not name and names[email]:
+            unnamed.append({"id": pid, "name": names[email][:300]})
     # A person first seen without a display name gets the first one a later message shows.
     update_rows(session, T_PERSON, ("id",), unnamed)
     missing = [k for k in keys if k not in ids]
@@ -118,23 +116,16 @@ def ensure_persons(
             for k in missing
         ]
         insert_rows(session, T_PERSON, rows, conflict=["email"])
-        for part in _chunks(missing):
-            for pid, email in session.execute(
-                select(m.Person.id, m.Person.email).where(m.Person.email.in_(part))
-            ):
-                ids[email] = pid
+        for pid, email in select_in(
+                session, "SELECT id, email FROM persons WHERE email IN ({in})", missing):
+            ids[email] = pid
     return ids, len(missing)
 
 
 def _excluded_persons(session: Session, keys: list[str]) -> set[str]:
-    out: set[str] = set()
-    for part in _chunks(keys):
-        out.update(
-            session.scalars(
-                select(m.Person.email).where(m.Person.email.in_(part), m.Person.forgotten)
-            )
-        )
-    return out
+    return {row[0] for row in select_in(
+        session, "SELECT email FROM persons WHERE forgotten = {p} AND email IN ({in})", keys,
+        params=(True,))}
 
 
 def _facts(
@@ -217,15 +208,11 @@ class Capturer:
                     names.setdefault(email, "")
         person_ids, result.persons_new = ensure_persons(session, names, self.policy, now)
 
-        existing: dict[str, tuple[int, int]] = {}
-        keys = list({p.item.natural_key for p in prepared})
-        for part in _chunks(keys):
-            for iid, key, version in session.execute(
-                select(m.Interaction.id, m.Interaction.natural_key, m.Interaction.version).where(
-                    m.Interaction.natural_key.in_(part)
-                )
-            ):
-                existing[key] = (iid, version)
+        existing: dict[str, tuple[int, int]] = {
+            key: (iid, version) for iid, key, version in select_in(
+                session, "SELECT id, natural_key, version FROM interactions "
+                "WHERE natural_key IN ({in})", list({p.item.natural_key for p in prepared}))
+        }
 
         # Copies whose Message-ID differs from the stored one but whose fingerprint matches.
         fingerprints = list({p.item.fingerprint for p in prepared
@@ -313,7 +300,7 @@ class Capturer:
                 if (part.email, part.role) in seen:
                     continue
                 seen.add((part.email, part.role))
-                kept.append((part.email, str(part.role), part.name, part.response))
+                kept.append((part.email, part.role.value, part.name, part.response))
             out.append(_Prepared(it, kept, blocked, sender_blocked))
         return out
 
@@ -356,14 +343,10 @@ class Capturer:
                 }
             )
         insert_rows(session, T_INTERACTION, rows, conflict=["natural_key"])
-        keys = [r["natural_key"] for r in rows]
-        for part in _chunks(keys):
-            for iid, key in session.execute(
-                select(m.Interaction.id, m.Interaction.natural_key).where(
-                    m.Interaction.natural_key.in_(part)
-                )
-            ):
-                interaction_ids[key] = iid
+        for iid, key in select_in(
+                session, "SELECT id, natural_key FROM interactions WHERE natural_key IN ({in})",
+                [r["natural_key"] for r in rows]):
+            interaction_ids[key] = iid
 
         insert_tuples(
             session, T_PARTICIPANT, PARTICIPANT_COLUMNS,
@@ -645,18 +628,10 @@ class Capturer:
     ) -> int:
         if not prepared:
             return 0
-        pids = list({p.item.provider_id for p in prepared})
-        known: set[str] = set()
-        for part in _chunks(pids):
-            known.update(
-                session.scalars(
-                    select(m.Sighting.provider_id).where(
-                        m.Sighting.stream_id == stream.id,
-                        m.Sighting.provider_id.in_(part),
-                        m.Sighting.deleted_at.is_(None),
-                    )
-                )
-            )
+        known = {row[0] for row in select_in(
+            session, "SELECT provider_id FROM sightings WHERE stream_id = {p} "
+            "AND deleted_at IS NULL AND provider_id IN ({in})",
+            list({p.item.provider_id for p in prepared}), params=(stream.id,))}
         rows = {}
         for p in prepared:
             rows[p.item.provider_id] = {

@@ -144,3 +144,23 @@ def update_rows(
     sql = (f"UPDATE {table.name} SET {', '.join(f'{c} = {mark}' for c in columns)} "
            f"WHERE {' AND '.join(f'{k} = {mark}' for k in key)}")
     conn.exec_driver_sql(sql, row_params(dialect, table, (*columns, *key), rows))
+
+
+def select_in(session: Session, sql: str, values: Sequence[Any], *, chunk: int = 900,
+              params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Run `sql` (a SELECT whose last condition is `IN ({in})`) over `values` in chunks.
+
+    For the capture hot path: binding thousands of addresses through SQLAlchemy's expanding
+    parameters compiled a new statement per distinct list length. `params` are bound before
+    the IN list; placeholders are written `{p}`.
+    """
+    if not values:
+        return []
+    conn = session.connection()
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    out: list[tuple[Any, ...]] = []
+    for i in range(0, len(values), chunk):
+        part = values[i:i + chunk]
+        text = sql.format(p=mark, **{"in": ", ".join([mark] * len(part))})
+        out.extend(tuple(row) for row in conn.exec_driver_sql(text, (*params, *part)))
+    return out
