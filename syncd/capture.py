@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from connectors.base import Interaction as NInteraction
 from connectors.base import Page, Role
-from graph.ties import decayed_add, pairs_for
+from graph.ties import pairs_for
 from syncd.policy import Decision, PersonFacts, Policy, domain_of
 from syncd.store import models as m
 from syncd.store.bulk import insert_rows, insert_tuples, select_in, update_rows
@@ -45,6 +45,7 @@ PARTICIPANT_PK = ("interaction_id", "person_id", "role")
 PARTICIPANT_COLUMNS = ("interaction_id", "person_id", "role", "response")
 CHUNK = 500  # bound on IN-list sizes (SQLite's variable limit, planner sanity)
 SENDER_ROLES = (Role.FROM, Role.ORGANIZER, Role.CALLER)
+ROLE_TEXT = {role: role.value for role in Role}  # plain str for the drivers, without Enum costs
 
 
 @dataclass
@@ -172,9 +173,9 @@ def _facts(
 
 
 def internal_user_emails(session: Session) -> frozenset[str]:
-    return frozenset(
-        session.scalars(select(m.Person.email).join(m.User, m.User.person_id == m.Person.id))
-    )
+    rows = session.connection().exec_driver_sql(
+        "SELECT p.email FROM persons p JOIN users u ON u.person_id = p.id").fetchall()
+    return frozenset(row[0] for row in rows)
 
 
 class Capturer:
@@ -300,7 +301,7 @@ class Capturer:
                 if (part.email, part.role) in seen:
                     continue
                 seen.add((part.email, part.role))
-                kept.append((part.email, part.role.value, part.name, part.response))
+                kept.append((part.email, ROLE_TEXT[part.role], part.name, part.response))
             out.append(_Prepared(it, kept, blocked, sender_blocked))
         return out
 
@@ -406,15 +407,14 @@ class Capturer:
         ids = list({interaction_ids[p.item.natural_key] for p in items})
         stored: dict[int, list[tuple[str, str, str, str | None]]] = {i: [] for i in ids}
         captured: set[int] = set()
-        for part in _chunks(ids):
-            for iid, email, role, response in session.execute(
-                select(m.Participant.interaction_id, m.Person.email, m.Participant.role,
-                       m.Participant.response).join(
-                    m.Person, m.Person.id == m.Participant.person_id).where(
-                    m.Participant.interaction_id.in_(part))):
-                stored[iid].append((email, role, "", response))
-            captured.update(session.scalars(select(m.Interaction.id).where(
-                m.Interaction.id.in_(part), m.Interaction.captured)))
+        for iid, email, role, response in select_in(
+                session, "SELECT pa.interaction_id, p.email, pa.role, pa.response "
+                "FROM participants pa JOIN persons p ON p.id = pa.person_id "
+                "WHERE pa.interaction_id IN ({in})", ids):
+            stored[iid].append((email, role, "", response))
+        captured.update(row[0] for row in select_in(
+            session, "SELECT id FROM interactions WHERE captured = {p} AND id IN ({in})", ids,
+            params=(True,)))
         gained: dict[int, _Prepared] = {}
         for p in items:
             iid = interaction_ids[p.item.natural_key]
@@ -549,7 +549,7 @@ class Capturer:
     def _fold_ties(
         self, session: Session, items: list[_Prepared], person_ids: dict[str, int]
     ) -> None:
-        # Per pair: [a_to_b, b_to_a, meetings, calls, co, first, last, [(weight, at), ...]]
+        # Per pair: [a_to_b, b_to_a, meetings, calls, co, first, last, [(weight, ts), ...]]
         acc: dict[tuple[int, int], list[Any]] = {}
         channel_slot = {"meeting": 2, "call": 3, "co": 4}
         for p in items:
@@ -558,8 +558,9 @@ class Capturer:
             if sender is not None and (it.is_automated or self.policy.is_automated(sender)):
                 continue  # robots are not relationships
             at = it.occurred_at
+            ts = at.timestamp()
             recips = [(e, role) for e, role, _, _ in p.participants if role not in SENDER_ROLES]
-            for c in pairs_for(str(it.kind), sender, recips,
+            for c in pairs_for(it.kind.value, sender, recips,
                                is_reply=it.in_reply_to is not None):
                 a, b = person_ids[c.source], person_ids[c.target]
                 if a == b:
@@ -568,7 +569,7 @@ class Capturer:
                 t = acc.get((lo, hi))
                 if t is None:
                     t = acc[(lo, hi)] = [0, 0, 0, 0, 0, at, at, []]
-                t[7].append((c.weight, at))
+                t[7].append((c.weight, ts))
                 if at < t[5]:
                     t[5] = at
                 elif at > t[6]:
@@ -579,19 +580,19 @@ class Capturer:
                     t[channel_slot[c.channel]] += 1
         if not acc:
             return
-        hl = self.half_life_days
-        rows: list[dict[str, Any]] = []
+        half_life = self.half_life_days * 86400.0
+        rows: list[tuple[Any, ...]] = []
         for (lo, hi), t in acc.items():
+            # The page's own decayed sum, anchored at its latest contribution; merge_ties
+            # folds it into the stored one (see graph.ties.decayed_add for the algebra).
             contribs = t[7]
-            score, score_at = 0.0, contribs[0][1]
-            for w, at in contribs:
-                score, score_at = decayed_add(score, score_at, w, at, hl)
-            rows.append({
-                "person_a": lo, "person_b": hi, "a_to_b": t[0], "b_to_a": t[1],
-                "meetings": t[2], "calls": t[3], "co_recipient": t[4],
-                "first_at": t[5], "last_at": t[6], "score": score, "score_at": score_at,
-            })
-        merge_ties(session, rows, hl)
+            if len(contribs) == 1:
+                score = contribs[0][0]
+            else:
+                top = max(c[1] for c in contribs)
+                score = sum(w * 0.5 ** ((top - ts) / half_life) for w, ts in contribs)
+            rows.append((lo, hi, t[0], t[1], t[2], t[3], t[4], t[5], t[6], score, t[6]))
+        merge_ties(session, rows, self.half_life_days)
 
     def _apply_updates(
         self,

@@ -10,7 +10,7 @@ two dialects we support (SQLite and PostgreSQL via psycopg 3).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -42,6 +42,21 @@ def _pg_value(value: Any) -> Any:
     if isinstance(value, (dict, list)):
         return json.dumps(value)  # psycopg sends str as 'unknown': PostgreSQL casts to json
     return value
+
+
+def datetime_converter(dialect: str) -> Callable[[datetime], Any]:
+    """A converter for one batch, remembering values it has seen (a page's messages share a
+    handful of timestamps across thousands of rows)."""
+    convert = _sqlite_value if dialect == "sqlite" else _pg_value
+    memo: dict[datetime, Any] = {}
+
+    def cached(value: datetime) -> Any:
+        out = memo.get(value)
+        if out is None:
+            out = memo[value] = convert(value)
+        return out
+
+    return cached
 
 
 def _needs_conversion(table: Table, column: str) -> bool:
@@ -162,5 +177,5 @@ def select_in(session: Session, sql: str, values: Sequence[Any], *, chunk: int =
     for i in range(0, len(values), chunk):
         part = values[i:i + chunk]
         text = sql.format(p=mark, **{"in": ", ".join([mark] * len(part))})
-        out.extend(tuple(row) for row in conn.exec_driver_sql(text, (*params, *part)))
+        out.extend(tuple(r) for r in conn.exec_driver_sql(text, (*params, *part)).fetchall())
     return out

@@ -16,15 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
-from syncd.store import models as m
-from syncd.store.bulk import row_params
+from syncd.store.bulk import datetime_converter
 
-TIE_TABLE = cast(Table, m.Tie.__table__)
 COUNT_COLUMNS = ("a_to_b", "b_to_a", "meetings", "calls", "co_recipient")
 COLUMNS = ("person_a", "person_b", *COUNT_COLUMNS, "first_at", "last_at", "score", "score_at")
 
@@ -52,12 +49,14 @@ def _merge_sql(dialect: str, half_life_days: float) -> str:
             f"ON CONFLICT (person_a, person_b) DO UPDATE SET {', '.join(sets)}")
 
 
-def merge_ties(session: Session, rows: Sequence[dict[str, Any]], half_life_days: float) -> None:
-    """Add each row's evidence to its pair (creating the pair when new)."""
+def merge_ties(session: Session, rows: Sequence[tuple[Any, ...]], half_life_days: float) -> None:
+    """Add each row's evidence (a tuple in COLUMNS order; score_at is the latest contribution's
+    time) to its pair, creating the pair when new."""
     if not rows:
         return
     conn = session.connection()
     dialect = conn.dialect.name
-    conn.exec_driver_sql(_merge_sql(dialect, float(half_life_days)),
-                         row_params(dialect, TIE_TABLE, COLUMNS, rows))
+    convert = datetime_converter(dialect)
+    params = [(*r[:7], convert(r[7]), convert(r[8]), r[9], convert(r[10])) for r in rows]
+    conn.exec_driver_sql(_merge_sql(dialect, float(half_life_days)), params)
 
