@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
@@ -35,6 +36,7 @@ from syncd.demo_job import sandbox_config_toml  # noqa: E402
 from syncd.sandbox import Sandbox  # noqa: E402
 
 SECRET_ENV = "SYNCD_BENCH_M365_SECRET"
+BACKFILL_DAYS, HORIZON_DAYS = 90, 180  # the msgraph connector's default calendar window
 PAGE = 100
 
 
@@ -58,8 +60,10 @@ def run_syncd(config: Path) -> tuple[float, dict[str, object], int]:
     return elapsed, json.loads(proc.stdout), rss_kib
 
 
-def floor(box: Sandbox, token: str, owners: list[str]) -> tuple[float, int, int]:
-    """Follow every folder's and calendar's delta to its deltaLink with plain requests."""
+def floor(box: Sandbox, token: str, owners: list[str], window: tuple[datetime, datetime]
+          ) -> tuple[float, int, int]:
+    """Follow every folder's and calendar's delta to its deltaLink with plain requests: the
+    same pages syncd reads (same page size, same calendar window)."""
     session = requests.Session()
     session.trust_env = False
     session.verify = str(box.ca_path)
@@ -76,6 +80,14 @@ def floor(box: Sandbox, token: str, owners: list[str]) -> tuple[float, int, int]
                 requests_made += 1
                 items += len(body.get("value", []))
                 url = body.get("@odata.nextLink")
+        lo, hi = (t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in window)
+        url = (f"{box.graph_url}users/{owner}/calendarView/delta?startDateTime={lo}"
+               f"&endDateTime={hi}")
+        while url:
+            body = session.get(url, timeout=60).json()
+            requests_made += 1
+            items += len(body.get("value", []))
+            url = body.get("@odata.nextLink")
     return time.perf_counter() - started, items, requests_made
 
 
@@ -112,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
             owners = [u.email for u in company.users]
             config = write_config(work / "syncd.toml", box, work / "bench.db", company.domain)
 
-            floor_s, floor_items, floor_requests = floor(box, app_token(box), owners)
+            now = datetime.now(UTC)
+            window = (now - timedelta(days=BACKFILL_DAYS), now + timedelta(days=HORIZON_DAYS))
+            floor_s, floor_items, floor_requests = floor(box, app_token(box), owners, window)
             before = len(box.request_log)
             sync_s, summary, rss_kib = run_syncd(config)
             sync_requests = len(box.request_log) - before
@@ -124,16 +138,16 @@ def main(argv: list[str] | None = None) -> int:
     messages = len(truth.messages)
     events = len(truth.events)
     rate = messages / sync_s
-    floor_rate = floor_items / floor_s
+    floor_rate = messages / floor_s  # the floor read the same pages: same messages
     print(f"\nSeeded tenant: {len(owners)} mailboxes, {messages} message copies, "
           f"{events} event occurrences (seeding {seeded:.1f} s)")
     print(f"{'row':40} {'seconds':>9} {'messages/s':>12} {'requests':>9}")
-    print(f"{'syncd run --once (mail+calendar)':40} {sync_s:9.2f} {rate:12.0f} "
+    print(f"{'syncd run --once (mail + calendar)':40} {sync_s:9.2f} {rate:12.0f} "
           f"{sync_requests:9d}")
-    print(f"{'floor: plain GETs of mail delta pages':40} {floor_s:9.2f} {floor_rate:12.0f} "
+    print(f"{'floor: GET + JSON of the same pages':40} {floor_s:9.2f} {floor_rate:12.0f} "
           f"{floor_requests:9d}")
-    print(f"\nsyncd / floor messages/s      = {rate / floor_rate:.2f}  (target >= 0.5; syncd "
-          "also syncs calendars and writes the store)")
+    print(f"(the floor read {floor_items} items: message copies and calendar delta entries)")
+    print(f"\nsyncd / floor messages/s      = {rate / floor_rate:.2f}  (target >= 0.5)")
     per_stream = len(idle_requests) / max(1, streams)
     print(f"no-change poll: {len(idle_requests)} delta requests for {streams} streams = "
           f"{per_stream:.2f} per stream (target 1), {idle_s:.2f} s")
