@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -47,17 +46,33 @@ def write_config(path: Path, box: Sandbox, db: Path, domain: str) -> Path:
 
 
 def run_syncd(config: Path) -> tuple[float, dict[str, object], int]:
+    """Run `syncd run --once --json`; returns (seconds, summary, peak RSS in KiB).
+
+    The peak is the child's own VmHWM, polled from /proc: getrusage(RUSAGE_CHILDREN) would
+    charge the child with this process's memory (the sandbox) from before its exec.
+    """
     env = dict(os.environ, **{SECRET_ENV: "demo-secret"})
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         env.pop(name, None)
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "syncd", "--quiet", "--config", str(config),
-                           "run", "--once", "--json"], env=env, capture_output=True, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "syncd", "--quiet", "--config", str(config),
+                             "run", "--once", "--json"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    peak = 0
+    status = Path(f"/proc/{proc.pid}/status")
+    while proc.poll() is None:
+        try:
+            for line in status.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except OSError:
+            pass
+        time.sleep(0.05)
+    out, err = proc.communicate()
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
-        raise SystemExit(f"syncd failed:\n{proc.stderr}")
-    rss_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return elapsed, json.loads(proc.stdout), rss_kib
+        raise SystemExit(f"syncd failed:\n{err}")
+    return elapsed, json.loads(out), peak
 
 
 def floor(box: Sandbox, token: str, owners: list[str], window: tuple[datetime, datetime]
