@@ -152,6 +152,26 @@ class Stream(Protocol):
         ...
 
 
+class NamedStream:
+    """What every stream implementation shares: its key and owner, and a readable repr.
+    Subclasses add `fetch_page`."""
+
+    def __init__(self, key: str, mailbox: str | None) -> None:
+        self._key = key
+        self._owner = mailbox
+
+    @property
+    def key(self) -> str:
+        return self._key
+
+    @property
+    def mailbox(self) -> str | None:
+        return self._owner
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._key!r})"
+
+
 class ConnectorError(Exception):
     """Base of every error a connector raises."""
 

@@ -13,6 +13,7 @@ from connectors.base import (
     ConnectorError,
     CursorInvalidError,
     Interaction,
+    NamedStream,
     Role,
     StreamGoneError,
     TransientError,
@@ -88,24 +89,12 @@ def io_error(key: str, exc: OSError) -> ConnectorError:
     return TransientError(f"{key}: {exc}")
 
 
-class FileStream:
-    """What every file stream shares: its key, owner and page size (subclasses read)."""
+class FileStream(NamedStream):
+    """What every file stream shares: key, owner and page size (subclasses read)."""
 
     def __init__(self, *, key: str, mailbox: str | None = None,
                  page_size: int = PAGE_SIZE) -> None:
         if page_size < 1:
             raise ValueError(f"page_size must be positive, not {page_size}")
-        self._key = key
-        self._mailbox = mailbox
+        super().__init__(key, mailbox)
         self._page_size = page_size
-
-    @property
-    def key(self) -> str:
-        return self._key
-
-    @property
-    def mailbox(self) -> str | None:
-        return self._mailbox
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._key!r})"

@@ -222,5 +222,5 @@ class FolderStream(FileStream):
             complete=complete,
             rejected=rejected,
             items_seen=len(interactions) + len(rejected),
-            mailbox_hint=None if self._mailbox else mailbox_hint(interactions),
+            mailbox_hint=None if self.mailbox else mailbox_hint(interactions),
         )

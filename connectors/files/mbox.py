@@ -157,7 +157,7 @@ class MboxStream(FileStream):
             complete=complete,
             rejected=rejected,
             items_seen=len(interactions) + len(rejected),
-            mailbox_hint=None if self._mailbox else mailbox_hint(interactions),
+            mailbox_hint=None if self.mailbox else mailbox_hint(interactions),
         )
 
     def _parse(self, mm: mmap.mmap, start: int, stop: int) -> Interaction | RejectedItem:

@@ -38,6 +38,7 @@ from connectors.base import (
     CursorInvalidError,
     Interaction,
     Kind,
+    NamedStream,
     Page,
     Participant,
     RejectedItem,
@@ -188,7 +189,7 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class CalendarStream:
+class CalendarStream(NamedStream):
     """calendarView delta of one mailbox's primary calendar.
 
     Cursor: JSON ``{"v": 1, "link": nextLink/deltaLink, "done": bool, "lo": iso, "hi": iso}``.
@@ -210,18 +211,7 @@ class CalendarStream:
         self._backfill = timedelta(days=max(0, backfill_days))
         self._horizon = timedelta(days=max(1, horizon_days))
         self._now = now
-        self._key = f"{mailbox.address}/calendar"
-
-    @property
-    def key(self) -> str:
-        return self._key
-
-    @property
-    def mailbox(self) -> str | None:
-        return self._mailbox.address
-
-    def __repr__(self) -> str:
-        return f"CalendarStream({self._key!r})"
+        super().__init__(f"{mailbox.address}/calendar", mailbox.address)
 
     def window(self) -> tuple[datetime, datetime]:
         """[now - backfill, now + horizon], widened to whole UTC days."""

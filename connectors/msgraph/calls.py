@@ -26,6 +26,7 @@ from connectors.base import (
     CursorInvalidError,
     Interaction,
     Kind,
+    NamedStream,
     Page,
     Participant,
     RejectedItem,
@@ -124,7 +125,7 @@ def normalize_call(record: dict[str, Any]) -> Interaction | RejectedItem:
     )
 
 
-class CallRecordsStream:
+class CallRecordsStream(NamedStream):
     """Tenant-wide call records. Cursor: JSON ``{"v": 1, "w": watermark, "next": link|null}``:
     ``w`` is the start of the current (or last) round; ``next`` the page to fetch within it."""
 
@@ -136,21 +137,11 @@ class CallRecordsStream:
         lookback_days: int,
         now: Callable[[], datetime],
     ) -> None:
+        super().__init__(STREAM_KEY, None)
         self._transport = transport
         self._page_size = page_size
         self._lookback = timedelta(days=max(1, lookback_days))
         self._now = now
-
-    @property
-    def key(self) -> str:
-        return STREAM_KEY
-
-    @property
-    def mailbox(self) -> str | None:
-        return None
-
-    def __repr__(self) -> str:
-        return f"CallRecordsStream({STREAM_KEY!r})"
 
     def fetch_page(self, cursor: str | None) -> Page:
         """One List callRecords request.

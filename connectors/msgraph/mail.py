@@ -29,6 +29,7 @@ from connectors.base import (
     Deletion,
     Interaction,
     Kind,
+    NamedStream,
     Page,
     Participant,
     RejectedItem,
@@ -243,7 +244,7 @@ def _is_automated(headers: dict[str, list[str]], sender: str | None) -> bool:
     return sender is not None and is_automated_address(sender)
 
 
-class MailFolderStream:
+class MailFolderStream(NamedStream):
     """Message delta of one folder of one mailbox. The cursor is Graph's nextLink/deltaLink."""
 
     def __init__(
@@ -262,18 +263,7 @@ class MailFolderStream:
         self.label = label  # Interaction.folder: well-known name or display name
         self._page_size = page_size
         self._select = MESSAGE_SELECT + ((HEADERS_PROPERTY,) if read_headers else ())
-        self._key = f"{mailbox.address}/mail/{folder_ref}"
-
-    @property
-    def key(self) -> str:
-        return self._key
-
-    @property
-    def mailbox(self) -> str | None:
-        return self._mailbox.address
-
-    def __repr__(self) -> str:
-        return f"MailFolderStream({self._key!r})"
+        super().__init__(f"{mailbox.address}/mail/{folder_ref}", mailbox.address)
 
     def fetch_page(self, cursor: str | None) -> Page:
         """One message delta request: the page after ``cursor`` (None: a new full round).
