@@ -1,6 +1,6 @@
 """connectors.normalize: examples from real header shapes, then properties (hypothesis).
 
-Example values marked "Enron" are copied from /work/shared/data/enron/maildir; the French ones
+Example values marked "Enron" are copied from ../shared/data/enron/maildir; the French ones
 are the shapes our first users' mail carries (Outlook FR, Thunderbird, Gmail in French).
 """
 
