@@ -645,7 +645,7 @@ class Capturer:
             }
         insert_rows(session, T_SIGHTING, list(rows.values()),
                     conflict=["stream_id", "provider_id"],
-                    update=["interaction_id", "folder", "deleted_at"])
+                    update=["interaction_id", "folder", "deleted_at", "seen_at"])
         return len(set(rows) - known)
 
     def _write_deletions(

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from connectors.base import ConnectorError, CursorInvalidError, Stream
+from connectors.base import ConnectorError, CursorInvalidError, Page, Stream
 from syncd.capture import Capturer, PageResult, ensure_persons
 from syncd.policy import Policy
 from syncd.store import models as m
@@ -58,6 +58,34 @@ def refuse_mass_deletion(factory: sessionmaker[Session], stream_id: int, key: st
     with session_scope(factory) as s:
         s.get_one(m.Stream, stream_id).phase = "stopped"
     raise exc
+
+
+def sweep_after_resync(session: Session, row: m.Stream, allow_mass_deletion: bool) -> int:
+    """After a full re-read, what the stream no longer holds are its sightings not seen since
+    the re-read began: items deleted while the cursor was invalid. Returns how many.
+
+    Raises MassDeletionError (the transaction, cursor included, is then rolled back) when
+    that is most of the stream: a resync that came back nearly empty is suspicious too.
+    """
+    started = row.resync_started_at
+    assert started is not None
+    stale = select(m.Sighting.id).where(
+        m.Sighting.stream_id == row.id, m.Sighting.deleted_at.is_(None),
+        m.Sighting.seen_at < started)
+    count = session.scalar(select(func.count()).select_from(stale.subquery())) or 0
+    if count and not allow_mass_deletion:
+        live = session.scalar(select(func.count()).select_from(m.Sighting).where(
+            m.Sighting.stream_id == row.id, m.Sighting.deleted_at.is_(None))) or 0
+        if count >= MASS_DELETION_MIN and count > live * MASS_DELETION_SHARE:
+            raise MassDeletionError(
+                f"{row.key}: the full resync no longer shows {count} of the {live} items this "
+                "stream held; stopped instead of deleting (check the mailbox and permissions, "
+                "then `syncd run --once --allow-mass-deletion`)")
+    if count:
+        session.execute(update(m.Sighting).where(m.Sighting.id.in_(stale)).values(
+            deleted_at=datetime.now(UTC)))
+    row.resync_started_at = None
+    return count
 
 
 def record_failure(factory: sessionmaker[Session], stream_id: int, exc: BaseException) -> None:
@@ -133,6 +161,23 @@ def get_or_create_stream(
     return row
 
 
+def _write_page(factory: sessionmaker[Session], capturer: Capturer, connector: str,
+                stream_id: int, page: Page, owner: str | None, allow_mass_deletion: bool,
+                run: StreamRun) -> PageResult:
+    """One transaction: the page, its cursor, and (ending a resync) the sweep."""
+    with session_scope(factory) as s:
+        row = s.get_one(m.Stream, stream_id)
+        if owner is None and page.mailbox_hint:
+            owner = page.mailbox_hint
+            row.mailbox_id = get_or_create_mailbox(s, connector, owner, capturer.policy).id
+            run.mailbox, run.mailbox_inferred = owner, True
+        res = capturer.capture_page(s, row, page)
+        row.consecutive_failures = 0
+        if page.complete and row.resync_started_at is not None:
+            res.deletions += sweep_after_resync(s, row, allow_mass_deletion)
+    return res
+
+
 def run_stream(
     factory: sessionmaker[Session],
     capturer: Capturer,
@@ -167,6 +212,7 @@ def run_stream(
                 row = s.get_one(m.Stream, stream_id)
                 row.resync_count += 1
                 row.phase = "stopped" if give_up else "resync"
+                row.resync_started_at = row.resync_started_at or datetime.now(UTC)
                 row.last_error = (f"cursor rejected {run.resyncs} times in a row, stream "
                                   f"stopped: {exc}" if give_up
                                   else f"cursor rejected, full resync: {exc}")
@@ -180,14 +226,15 @@ def run_stream(
             raise
         if page.deletions and not allow_mass_deletion:
             refuse_mass_deletion(factory, stream_id, stream.key, len(page.deletions))
-        with session_scope(factory) as s:
-            row = s.get_one(m.Stream, stream_id)
-            if owner is None and page.mailbox_hint:
-                owner = page.mailbox_hint
-                row.mailbox_id = get_or_create_mailbox(s, connector, owner, capturer.policy).id
-                run.mailbox, run.mailbox_inferred = owner, True
-            res = capturer.capture_page(s, row, page)
-            row.consecutive_failures = 0
+        try:
+            res = _write_page(factory, capturer, connector, stream_id, page, owner,
+                              allow_mass_deletion, run)
+        except MassDeletionError as exc:
+            record_failure(factory, stream_id, exc)
+            with session_scope(factory) as s:
+                s.get_one(m.Stream, stream_id).phase = "stopped"
+            raise
+        owner = run.mailbox
         run.pages += 1
         run.result.add(res)
         if on_page is not None:

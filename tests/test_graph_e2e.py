@@ -115,3 +115,24 @@ def test_a_mailbox_that_fails_does_not_stop_the_others(tenant: tuple[Sandbox, Ap
             m.Stream, m.Stream.mailbox_id == m.Mailbox.id).where(
             m.Stream.round_complete)))
     assert set(users[1:]) <= synced
+
+
+def test_410_with_deletions_in_the_gap_ends_at_the_ground_truth(
+    tenant: tuple[Sandbox, App],
+) -> None:
+    box, app = tenant
+    assert run_pass(app).errors == []
+    owner = sorted(box.state.mailboxes)[0]  # type: ignore[attr-defined]
+    folder = box.state.mailboxes[owner].folder("inbox")  # type: ignore[attr-defined]
+    for victim in list(folder.log.items)[:3]:
+        box.state.delete_message(owner, victim)
+    box.faults.expire_delta_tokens(mailbox=owner)
+    report = run_pass(app)
+    assert report.errors == []
+    with session_scope(app.sessions) as s:
+        resyncs = s.scalar(select(m.Stream.resync_count).where(
+            m.Stream.key == f"{owner}/mail/inbox"))
+    assert resyncs == 1
+    truth = box.state.ground_truth()
+    assert live_mail(app) == Counter(
+        (o, normalize_message_id(mid)) for o, _f, mid in truth.messages)

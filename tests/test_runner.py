@@ -131,3 +131,31 @@ def test_a_few_deletions_are_ordinary(app: App) -> None:
     run = run_stream(app.sessions, app.capturer, "t", ScriptedStream(
         [Page([], "d2", True, deletions=[Deletion(f"id{i}") for i in range(9)])]))
     assert run.result.deletions == 9
+
+
+def test_a_full_resync_sweeps_what_was_deleted_while_the_cursor_was_invalid(app: App) -> None:
+    run_stream(app.sessions, app.capturer, "t",
+               ScriptedStream([Page([mail(i) for i in range(30)], "d1", True)]))
+    # The cursor expires; meanwhile items 25-29 were deleted, so the re-read lacks them.
+    resync = ScriptedStream([CursorInvalidError("410 Gone"),
+                             Page([mail(i) for i in range(15)], "n1", False),
+                             Page([mail(i) for i in range(15, 25)], "d2", True)])
+    run = run_stream(app.sessions, app.capturer, "t", resync)
+    assert (run.result.interactions_new, run.result.deletions) == (0, 5)
+    with session_scope(app.sessions) as s:
+        gone = set(s.scalars(select(m.Sighting.provider_id).where(
+            m.Sighting.deleted_at.is_not(None))))
+    assert gone == {f"id{i}" for i in range(25, 30)}
+    assert stream_row(app).resync_started_at is None
+
+
+def test_a_resync_that_comes_back_nearly_empty_is_refused(app: App) -> None:
+    run_stream(app.sessions, app.capturer, "t",
+               ScriptedStream([Page([mail(i) for i in range(40)], "d1", True)]))
+    empty = ScriptedStream([CursorInvalidError("410"), Page([mail(0)], "d2", True)])
+    with pytest.raises(MassDeletionError, match="no longer shows 39 of the 40"):
+        run_stream(app.sessions, app.capturer, "t", empty)
+    row = stream_row(app)
+    assert (row.cursor, row.phase) == ("d1", "stopped")
+    with session_scope(app.sessions) as s:
+        assert s.scalars(select(m.Sighting).where(m.Sighting.deleted_at.is_not(None))).all() == []

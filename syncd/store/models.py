@@ -78,6 +78,9 @@ class Stream(Base):
     # initial -> incremental; any -> resync (cursor rejected) -> incremental; any -> stopped
     phase: Mapped[str] = mapped_column(String(20), default="initial")
     resync_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Set when a rejected cursor forces a full re-read; when that round completes, sightings
+    # of this stream not seen since are the items deleted while the cursor was invalid.
+    resync_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     items_total: Mapped[int] = mapped_column(BigInteger, default=0)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)

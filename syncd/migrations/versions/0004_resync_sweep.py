@@ -1,0 +1,27 @@
+"""resync sweep
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-25 18:26:01.975101
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0004'
+down_revision = '0003'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('streams', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('resync_started_at', sa.DateTime(timezone=True), nullable=True))
+
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('streams', schema=None) as batch_op:
+        batch_op.drop_column('resync_started_at')
+
