@@ -55,6 +55,9 @@ def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
+    # 64 MB of page cache instead of 2 MB: capture probes the persons, interactions, sightings
+    # and ties indexes for every page; with the default they were re-read from the OS on each.
+    cur.execute("PRAGMA cache_size=-65536")
     # Checkpoint the WAL every ~80 MB instead of every 4 MB: an import of 40,000 messages spent
     # a tenth of its time in checkpoints at the default. Readers are unaffected.
     cur.execute("PRAGMA wal_autocheckpoint=20000")
