@@ -37,6 +37,26 @@ class DemoResult:
     source: str = ""
 
 
+def _company(seed: int, messages: int) -> Any:
+    from syncd.demo import generate
+
+    if messages < 10:
+        raise ValueError("--messages must be at least 10")
+    return generate(seed, messages=messages, events=max(20, messages // 20),
+                    calls=max(10, messages // 50))
+
+
+def _seed_directory_and_crm(app: App, company: Any, crm_dir: Path) -> None:
+    """Colleagues with their names, then the CRM CSVs, as an admin would load them."""
+    now = datetime.now(UTC)
+    with session_scope(app.sessions) as s:
+        for user in company.users:
+            ensure_user(s, user.email, user.name, app.policy, now)
+        import_accounts(s, crm_dir / "accounts.csv")
+        import_contacts(s, crm_dir / "contacts.csv", app.policy)
+        import_leads(s, crm_dir / "leads.csv", app.policy)
+
+
 def demo_settings(settings: Settings, domain: str) -> Settings:
     """The demo company's domain is internal even when the configuration names none."""
     if domain in settings.internal_domains:
@@ -97,32 +117,22 @@ def _default_clients() -> dict[str, str]:
 def run_demo_graph(ctx: Any, *, seed: int, messages: int, data_dir: Path) -> DemoResult:
     """The main job: the demo company in the local Microsoft 365 sandbox, synced over HTTPS
     with real msal tokens by the msgraph connector, exactly as a tenant would be."""
-    from syncd.demo import generate
     from syncd.demo.writers import write_crm_csv
     from syncd.sandbox import Sandbox
     from syncd.sandbox.server import DEFAULT_CLIENTS
     from syncd.sync import run_pass
 
-    if messages < 10:
-        raise ValueError("--messages must be at least 10")
-    company = generate(seed, messages=messages, events=max(20, messages // 20),
-                       calls=max(10, messages // 50))
+    company = _company(seed, messages)
     base = demo_settings(ctx.settings, company.domain)
     data_dir.mkdir(parents=True, exist_ok=True)
-    csvs = write_crm_csv(company, data_dir / "crm")
+    write_crm_csv(company, data_dir / "crm")
     with Sandbox(state_dir=data_dir / "sandbox", seed=seed) as sandbox:
         sandbox.seed_demo(company)
         client_id, secret = next(iter(DEFAULT_CLIENTS.items()))
         settings = sandbox_connector_settings(base, sandbox, client_id, secret)
         app = App(settings)
         try:
-            now = datetime.now(UTC)
-            with session_scope(app.sessions) as s:
-                for user in company.users:
-                    ensure_user(s, user.email, user.name, app.policy, now)
-                import_accounts(s, csvs["accounts"])
-                import_contacts(s, csvs["contacts"], app.policy)
-                import_leads(s, csvs["leads"], app.policy)
+            _seed_directory_and_crm(app, company, data_dir / "crm")
             report = run_pass(app)
             result = _result(app, company, settings, report.as_json())
             result.source = (f"Microsoft Graph delta queries over HTTPS from the local Microsoft "
@@ -151,13 +161,9 @@ def _result(app: App, company: Any, settings: Settings,
 
 def run_demo(ctx: Any, *, seed: int, messages: int, data_dir: Path) -> DemoResult:
     """The same company from files on disk (mbox/Maildir/.ics) through the files connector."""
-    from syncd.demo import generate
     from syncd.demo.writers import write_crm_csv, write_ics, write_maildir
 
-    if messages < 10:
-        raise ValueError("--messages must be at least 10")
-    company = generate(seed, messages=messages, events=max(20, messages // 20),
-                       calls=max(10, messages // 50))
+    company = _company(seed, messages)
     settings = demo_settings(ctx.settings, company.domain)
     app = App(settings)
     try:
@@ -170,15 +176,7 @@ def run_demo(ctx: Any, *, seed: int, messages: int, data_dir: Path) -> DemoResul
             write_maildir(company, data_dir / "mail")
             write_ics(company, data_dir / "mail")
             marker.touch()
-        csvs = {name: data_dir / "crm" / f"{name}.csv" for name in ("accounts", "contacts",
-                                                                      "leads")}
-        now = datetime.now(UTC)
-        with session_scope(app.sessions) as s:
-            for user in company.users:  # the directory: colleagues with their names
-                ensure_user(s, user.email, user.name, app.policy, now)
-            import_accounts(s, csvs["accounts"])
-            import_contacts(s, csvs["contacts"], app.policy)
-            import_leads(s, csvs["leads"], app.policy)
+        _seed_directory_and_crm(app, company, data_dir / "crm")
         total = ImportReport()
         for user in company.users:
             folder = data_dir / "mail" / user.email.split("@")[0]
@@ -188,7 +186,9 @@ def run_demo(ctx: Any, *, seed: int, messages: int, data_dir: Path) -> DemoResul
             total.streams += rep.streams
             total.totals.add(rep.totals)
             total.seconds += rep.seconds
-        result = _result(app, company, settings, total.as_json())
+        summary = total.as_json()
+        summary["items_seen"] = summary.pop("messages_seen")
+        result = _result(app, company, settings, summary)
         result.source = f"Maildir and .ics files under {data_dir / 'mail'}"
         return result
     finally:

@@ -66,9 +66,7 @@ def demo(ctx: CliContext, seed: int, messages: int, source: str, data_dir: Path 
     ctx.out.print(f"[bold]{result.company}[/bold] ({result.domain}): {result.users} sales reps, "
                   f"{result.accounts} accounts, {result.contacts} contacts.")
     ctx.out.print(
-        f"Capture: {imp.get('messages_seen', imp.get('items_seen'))} items read from "
-        f"{imp.get('mailboxes', 0) or ''}{' mailboxes, ' if imp.get('mailboxes') else ''}"
-        f"{imp['streams']} streams, "
+        f"Capture: {imp['items_seen']} items read from {imp['streams']} streams, "
         f"{imp['interactions_new']} new interactions, {imp['sightings_new']} new sightings, "
         f"{imp['captured']} captured as activities, {imp['rejected']} rejected "
         f"({imp['seconds']} s).")

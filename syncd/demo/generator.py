@@ -1240,6 +1240,20 @@ class _Context(dict[str, str]):
         return value
 
 
+
+def _robots(
+    table: Sequence[tuple[str, str, tuple[str, ...]]], mid_prefix: str
+) -> list[tuple[_Who, tuple[str, ...]]]:
+    """Automated senders (newsletters, notifiers) with the subjects they send."""
+    return [
+        (
+            _Who(addr, name, internal=False, client="robot", zone=0, lang="fr",
+                 charset="utf-8", sig="", mid_host=mid_prefix + addr.split("@")[1]),
+            subjects,
+        )
+        for name, addr, subjects in table
+    ]
+
 class _MessageStream:
     """Plans threads in time order and renders each message when it is due."""
 
@@ -1254,40 +1268,8 @@ class _MessageStream:
         self.malformed_count = 0
         self.domain = co.domain
         rng = self.rng
-        self.robots_news = [
-            (
-                _Who(
-                    addr,
-                    name,
-                    internal=False,
-                    client="robot",
-                    zone=0,
-                    lang="fr",
-                    charset="utf-8",
-                    sig="",
-                    mid_host="mail." + addr.split("@")[1],
-                ),
-                subjects,
-            )
-            for name, addr, subjects in N.NEWSLETTERS
-        ]
-        self.robots_notify = [
-            (
-                _Who(
-                    addr,
-                    name,
-                    internal=False,
-                    client="robot",
-                    zone=0,
-                    lang="fr",
-                    charset="utf-8",
-                    sig="",
-                    mid_host=addr.split("@")[1],
-                ),
-                subjects,
-            )
-            for name, addr, subjects in N.NOTIFIERS
-        ]
+        self.robots_news = _robots(N.NEWSLETTERS, "mail.")
+        self.robots_notify = _robots(N.NOTIFIERS, "")
         exch = f"microsoftexchange{rng.getrandbits(128):032x}@{co.domain}"
         self.ndr_exchange = _Who(
             exch,
