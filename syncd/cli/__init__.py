@@ -39,9 +39,20 @@ def _configure_logging() -> None:
 
 
 def _register() -> None:
-    from syncd.cli import admin_cmds, connector_cmds, data_cmds, query_cmds
+    from syncd.cli import (
+        admin_cmds,
+        connector_cmds,
+        data_cmds,
+        ews_cmds,
+        graph_cmds,
+        lifecycle_cmds,
+        query_cmds,
+        service_cmds,
+        workflow_cmds,
+    )
 
-    for module in (data_cmds, query_cmds, connector_cmds, admin_cmds):
+    for module in (data_cmds, query_cmds, connector_cmds, admin_cmds, graph_cmds,
+                   workflow_cmds, service_cmds, lifecycle_cmds, ews_cmds):
         for command in module.COMMANDS:
             cli.add_command(command)
 

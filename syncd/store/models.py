@@ -294,3 +294,14 @@ class Event(Base):
     payload: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# Tables owned by later capabilities live in their own modules; importing them here registers
+# them on Base.metadata so Alembic and create_all see one schema.
+from syncd.store import (  # noqa: E402
+    models_ews,  # noqa: F401
+    models_graph,  # noqa: F401
+    models_lifecycle,  # noqa: F401
+    models_service,  # noqa: F401
+    models_workflow,  # noqa: F401
+)

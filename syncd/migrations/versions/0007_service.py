@@ -1,0 +1,23 @@
+"""service leases and observability (issue 7)
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-25 19:20:00
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0007'
+down_revision = '0006'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,8 @@
+"""Tables for exchange web services (issue 4).
+
+Imported by `syncd.store.models` so the tables join `Base.metadata`.
+"""
+
+from __future__ import annotations
+
+from syncd.store.models import Base  # noqa: F401
