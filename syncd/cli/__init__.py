@@ -41,6 +41,7 @@ def _configure_logging() -> None:
 def _register() -> None:
     from syncd.cli import (
         admin_cmds,
+        analytics_cmds,
         connector_cmds,
         data_cmds,
         ews_cmds,
@@ -52,7 +53,7 @@ def _register() -> None:
     )
 
     for module in (data_cmds, query_cmds, connector_cmds, admin_cmds, graph_cmds,
-                   workflow_cmds, service_cmds, lifecycle_cmds, ews_cmds):
+                   workflow_cmds, service_cmds, lifecycle_cmds, analytics_cmds, ews_cmds):
         for command in module.COMMANDS:
             cli.add_command(command)
 
