@@ -629,3 +629,22 @@ def test_scale_smoke_50k(capsys: pytest.CaptureFixture[str]) -> None:
     with capsys.disabled():
         print(f"\n[demo generator] {n} messages, {size / n:.0f} B avg: "
               f"{n / wall:,.0f} msg/s wall, {n / cpu:,.0f} msg/s CPU")
+
+
+def test_ground_truth_privacy_agrees_with_the_connectors(messages: list[DemoMessage]) -> None:
+    """The generator's `is_private` is the answer key of the sandbox and demo: every message it
+    calls private must be private to the connectors' rule and no other. It once wrote
+    `Sensitivity: Personal`, which Outlook treats as a label and syncd does not withhold."""
+    from connectors.base import Interaction
+    from connectors.files.rfc822 import parse_message
+
+    checked = 0
+    for m in messages:
+        if m.malformed:
+            continue
+        head = m.raw.partition(b"\r\n\r\n")[0] + b"\r\n\r\n"
+        parsed = parse_message(head, provider_id=m.message_id, folder="inbox")
+        assert isinstance(parsed, Interaction), m.message_id
+        assert parsed.is_private == m.is_private, (m.message_id, m.kind)
+        checked += m.is_private
+    assert checked > 0, "the sample holds no private message: the check proved nothing"

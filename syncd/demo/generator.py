@@ -1149,8 +1149,9 @@ def generate(
 _F_PRIVATE = 1
 _F_IMPORTANT = 2
 _F_RELANCE = 4
-# Outlook's Sensitivity values; all of them make an item private for syncd's policy.
-_SENSITIVITY = ("Private", "Private", "Personal", "Company-Confidential")
+# Sensitivity values that make an item private for syncd's policy (both connectors). Outlook's
+# "Personal" is a label, not a restriction, so it is not generated as a private marker.
+_SENSITIVITY = ("Private", "Private", "Confidential", "Company-Confidential")
 
 
 class _Planned:
