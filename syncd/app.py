@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from graph.privacy import OptOut
 from syncd.capture import Capturer
-from syncd.config import MsGraphConnector, Settings
+from syncd.config import EwsConnector, MsGraphConnector, Settings
 from syncd.policy import Policy
 from syncd.store.db import ensure_schema, make_engine, session_factory
 
 if TYPE_CHECKING:
+    from connectors.ews import EwsConnector as EwsConnectorImpl
     from connectors.msgraph import GraphConnector
 
 
@@ -26,6 +28,7 @@ class App:
     # One connector object per configured connector for the life of the process, so that
     # per-mailbox request budgets, token caches and HTTP connections outlive a polling pass.
     _graph: dict[str, GraphConnector] = field(default_factory=dict, init=False, repr=False)
+    _ews: dict[str, EwsConnectorImpl] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def engine(self) -> Engine:
@@ -45,7 +48,8 @@ class App:
 
     @cached_property
     def capturer(self) -> Capturer:
-        return Capturer(self.policy, self.settings.graph.half_life_days)
+        return Capturer(self.policy, self.settings.graph.half_life_days,
+                        OptOut(self.settings.graph.opt_out))
 
     def graph_connector(self, conf: MsGraphConnector) -> GraphConnector:
         """Raises ConfigError when a secret reference cannot be resolved."""
@@ -56,10 +60,22 @@ class App:
             connector = self._graph[conf.name] = build_graph_connector(conf, self.settings)
         return connector
 
+    def ews_connector(self, conf: EwsConnector) -> EwsConnectorImpl:
+        """The EWS twin of `graph_connector` (issue 4). Raises ConfigError, ValueError."""
+        connector = self._ews.get(conf.name)
+        if connector is None:
+            from syncd.connector_factory import build_ews_connector
+
+            connector = self._ews[conf.name] = build_ews_connector(conf, self.settings)
+        return connector
+
     def close(self) -> None:
         for connector in self._graph.values():
             connector.close()
         self._graph.clear()
+        for ews in self._ews.values():
+            ews.close()
+        self._ews.clear()
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None

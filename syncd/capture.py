@@ -17,16 +17,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
 from connectors.base import Interaction as NInteraction
 from connectors.base import Page, Role
-from graph.ties import pairs_for
+from graph.fold import TieAccumulator
+from graph.privacy import OptOut
 from syncd.policy import Decision, PersonFacts, Policy, domain_of
 from syncd.store import models as m
 from syncd.store.bulk import insert_rows, insert_tuples, select_in, update_rows
-from syncd.store.ties import merge_ties
+from syncd.store.ties import NewEmail, add_reply_latencies, as_utc, merge_ties
 
 
 def _table(model: type[m.Base]) -> Table:
@@ -100,7 +101,9 @@ def ensure_persons(
             unnamed.append({"id": pid, "name": names[email][:300]})
     # A person first seen without a display name gets the first one a later message shows.
     update_rows(session, T_PERSON, ("id",), unnamed)
-    missing = [k for k in keys if k not in ids]
+    # Sorted: concurrent mailbox threads on PostgreSQL otherwise take the unique-index locks
+    # of the same new addresses in different orders and deadlock (found by issue 4's tests).
+    missing = sorted(k for k in keys if k not in ids)
     if missing:
         rows = [
             {
@@ -137,15 +140,17 @@ def _facts(
     contacts: dict[int, tuple[int, int | None]] = {}
     leads: dict[int, int] = {}
     for part in _chunks(ids):
+        # A contact or lead merged into another (syncd.lifecycle.merge) stands for its survivor.
         for cid, pid, acc in session.execute(
-            select(m.Contact.id, m.Contact.person_id, m.Contact.account_id).where(
+            select(func.coalesce(m.Contact.merged_into_id, m.Contact.id), m.Contact.person_id,
+                   m.Contact.account_id).where(
                 m.Contact.person_id.in_(part)
             )
         ):
             contacts[pid] = (cid, acc)
         for lid, pid in session.execute(
-            select(m.Lead.id, m.Lead.person_id).where(
-                m.Lead.person_id.in_(part), m.Lead.status == "open"
+            select(func.coalesce(m.Lead.merged_into_id, m.Lead.id), m.Lead.person_id).where(
+                m.Lead.person_id.in_(part), m.Lead.status.in_(("open", "merged"))
             )
         ):
             leads.setdefault(pid, lid)
@@ -182,9 +187,11 @@ class Capturer:
     """Writes connector pages into the store under one policy. Stateless between pages
     except for caches that are safe to keep (the internal users set)."""
 
-    def __init__(self, policy: Policy, half_life_days: float) -> None:
+    def __init__(self, policy: Policy, half_life_days: float,
+                 opt_out: OptOut | None = None) -> None:
         self.policy = policy
         self.half_life_days = half_life_days
+        self.opt_out = opt_out or OptOut(())
 
     def capture_page(
         self,
@@ -344,10 +351,16 @@ class Capturer:
                 }
             )
         insert_rows(session, T_INTERACTION, rows, conflict=["natural_key"])
-        for iid, key in select_in(
-                session, "SELECT id, natural_key FROM interactions WHERE natural_key IN ({in})",
-                [r["natural_key"] for r in rows]):
+        # Rows this transaction inserted carry its `now`. Another worker may have inserted
+        # the same interaction since our lookup (PostgreSQL scale-out): ON CONFLICT skipped
+        # ours, and its ties were folded by that worker, so they must not be folded again.
+        mine: set[str] = set()
+        for iid, key, created in select_in(
+                session, "SELECT id, natural_key, created_at FROM interactions "
+                "WHERE natural_key IN ({in})", [r["natural_key"] for r in rows]):
             interaction_ids[key] = iid
+            if as_utc(created) == now:
+                mine.add(key)
 
         insert_tuples(
             session, T_PARTICIPANT, PARTICIPANT_COLUMNS,
@@ -358,7 +371,7 @@ class Capturer:
 
         captured = self._write_activities(session, items, decisions, person_ids, interaction_ids,
                                           now)
-        self._fold_ties(session, items, person_ids)
+        self._fold_ties(session, [p for p in items if p.item.natural_key in mine], person_ids)
         return captured
 
     def _decide(
@@ -546,53 +559,46 @@ class Capturer:
             out[email] = ("lead", lead.id)
         return out
 
+    def fold_stored(self, session: Session,
+                    items: list[tuple[NInteraction, list[tuple[str, str]]]],
+                    person_ids: dict[str, int]) -> None:
+        """Fold already stored interactions ((item, [(email, role)])) into the ties again, for
+        `syncd graph rebuild`: every reply's parent is stored, so latencies come from the
+        reply's side only (looking for stored replies too would count them twice)."""
+        prepared = [_Prepared(it, [(e, r, "", None) for e, r in parts]) for it, parts in items]
+        self._fold_ties(session, prepared, person_ids, stored_replies=False)
+
     def _fold_ties(
-        self, session: Session, items: list[_Prepared], person_ids: dict[str, int]
+        self, session: Session, items: list[_Prepared], person_ids: dict[str, int],
+        *, stored_replies: bool = True,
     ) -> None:
-        # Per pair: [a_to_b, b_to_a, meetings, calls, co, first, last, [(weight, ts), ...]]
-        acc: dict[tuple[int, int], list[Any]] = {}
-        channel_slot = {"meeting": 2, "call": 3, "co": 4}
+        # The page's own per-pair sums (graph.fold), then one upsert that merges them into
+        # the stored ties (syncd.store.ties: the decayed-sum algebra, in SQL).
+        acc = TieAccumulator()
+        excluded = self.opt_out.filter(person_ids) if self.opt_out else frozenset()
+        replies: dict[str, NewEmail] = {}
         for p in items:
             it = p.item
             sender = p.sender
             if sender is not None and (it.is_automated or self.policy.is_automated(sender)):
                 continue  # robots are not relationships
-            at = it.occurred_at
-            ts = at.timestamp()
             recips = [(e, role) for e, role, _, _ in p.participants if role not in SENDER_ROLES]
-            for c in pairs_for(it.kind.value, sender, recips,
-                               is_reply=it.in_reply_to is not None):
-                a, b = person_ids[c.source], person_ids[c.target]
-                if a == b:
-                    continue
-                lo, hi = (a, b) if a < b else (b, a)
-                t = acc.get((lo, hi))
-                if t is None:
-                    t = acc[(lo, hi)] = [0, 0, 0, 0, 0, at, at, []]
-                t[7].append((c.weight, ts))
-                if at < t[5]:
-                    t[5] = at
-                elif at > t[6]:
-                    t[6] = at
-                if c.channel == "email":
-                    t[0 if a == lo else 1] += 1
-                else:
-                    t[channel_slot[c.channel]] += 1
-        if not acc:
-            return
-        half_life = self.half_life_days * 86400.0
-        rows: list[tuple[Any, ...]] = []
-        for (lo, hi), t in acc.items():
-            # The page's own decayed sum, anchored at its latest contribution; merge_ties
-            # folds it into the stored one (see graph.ties.decayed_add for the algebra).
-            contribs = t[7]
-            if len(contribs) == 1:
-                score = contribs[0][0]
-            else:
-                top = max(c[1] for c in contribs)
-                score = sum(w * 0.5 ** ((top - ts) / half_life) for w, ts in contribs)
-            rows.append((lo, hi, t[0], t[1], t[2], t[3], t[4], t[5], t[6], score, t[6]))
-        merge_ties(session, rows, self.half_life_days)
+            kind = it.kind.value
+            duration = ((it.ended_at - it.occurred_at).total_seconds()
+                        if kind == "call" and it.ended_at is not None else None)
+            acc.add(kind, sender, recips, person_ids, it.occurred_at,
+                    is_reply=it.in_reply_to is not None, duration_s=duration,
+                    excluded=excluded)
+            if kind == "email" and sender is not None:
+                replies[it.natural_key] = NewEmail(
+                    it.natural_key, it.in_reply_to, person_ids[sender],
+                    frozenset(person_ids[e] for e, role in recips if role in ("to", "cc")),
+                    it.occurred_at)
+        if replies:
+            gone = frozenset(person_ids[e] for e in excluded)
+            add_reply_latencies(session, acc, replies, gone, stored_replies=stored_replies)
+        if acc.pairs:
+            merge_ties(session, acc.rows(self.half_life_days), self.half_life_days)
 
     def _apply_updates(
         self,

@@ -28,6 +28,7 @@ from pydantic import (
     Tag,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 CONNECTOR_KINDS = ("msgraph", "ews", "files")
@@ -73,6 +74,82 @@ class PolicyConfig(_Strict):
 
 class GraphConfig(_Strict):
     half_life_days: float = Field(default=90.0, gt=0)
+    # People who opted out of the relationship graph: addresses or "@domain" entries. They form
+    # no tie and appear in no graph answer (activities may still mention them).
+    opt_out: tuple[str, ...] = ()
+
+
+DEFAULT_DISQUALIFY_REASONS = ("lost", "cannot contact", "no longer interested", "canceled")
+
+
+class LifecycleConfig(_Strict):
+    """Lead lifecycle and duplicate finding (issue 8, syncd/lifecycle)."""
+
+    # `syncd lead disqualify --reason` accepts only these (Dynamics 365's defaults).
+    disqualify_reasons: tuple[str, ...] = Field(default=DEFAULT_DISQUALIFY_REASONS, min_length=1)
+    # Region assumed for phone numbers written without an international prefix (ISO 3166).
+    default_phone_region: str = Field(default="FR", pattern=r"^[A-Z]{2}$")
+    # Pairs scoring at least this (0-1) are reported by `syncd duplicates`.
+    duplicate_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
+
+
+class ActivityWeights(_Strict):
+    """How much one activity of each kind counts toward contact volume (an email = 1)."""
+
+    email: float = Field(default=1.0, ge=0)
+    meeting: float = Field(default=3.0, ge=0)
+    call: float = Field(default=2.0, ge=0)
+
+
+class HealthWeights(_Strict):
+    """Share of each component in the health score (normalised over those that apply)."""
+
+    recency: float = Field(default=30.0, ge=0)
+    volume: float = Field(default=30.0, ge=0)
+    responsiveness: float = Field(default=20.0, ge=0)
+    response_time: float = Field(default=10.0, ge=0)
+    reciprocity: float = Field(default=10.0, ge=0)
+
+
+class AnalyticsConfig(_Strict):
+    """Relationship KPIs and health score (`syncd relationship`); formula in syncd/analytics."""
+
+    period_days: int = Field(default=90, ge=1, le=3660)
+    expected_contact_days: float = Field(default=14.0, gt=0)
+    minutes_per_email: float = Field(default=5.0, ge=0)
+    response_time_half_hours: float = Field(default=48.0, gt=0)
+    good_from: float = Field(default=70.0, ge=0, le=100)
+    fair_from: float = Field(default=40.0, ge=0, le=100)
+    trend_points: float = Field(default=5.0, ge=0)
+    weights: ActivityWeights = ActivityWeights()
+    health: HealthWeights = HealthWeights()
+
+    @model_validator(mode="after")
+    def _coherent(self) -> AnalyticsConfig:
+        if self.fair_from > self.good_from:
+            raise ValueError("fair_from must not exceed good_from")
+        if sum(self.health.model_dump().values()) <= 0:
+            raise ValueError("at least one [analytics.health] weight must be positive")
+        return self
+
+
+class ServiceConfig(_Strict):
+    """`syncd run` as a service: poll intervals per stream kind, budgets, leases, metrics."""
+
+    mail_interval: float = Field(default=60.0, gt=0)  # seconds between polls of a mail folder
+    calendar_interval: float = Field(default=300.0, gt=0)
+    calls_interval: float = Field(default=900.0, gt=0)  # tenant call records
+    files_interval: float = Field(default=300.0, gt=0)  # re-scan of a files connector's paths
+    jitter: float = Field(default=0.1, ge=0, le=0.5)  # +/- share of the interval, spreads load
+    mailbox_refresh_interval: float = Field(default=900.0, gt=0)  # re-list mailboxes/groups
+    threads: int = Field(default=4, ge=1, le=64)  # mailboxes polled at once by one process
+    tenant_polls_per_minute: int = Field(default=6000, ge=1)  # stream polls per connector
+    lease_seconds: float = Field(default=60.0, ge=3)  # a dead worker's mailboxes free up after
+    stop_timeout: float = Field(default=8.0, gt=0, le=60)  # SIGTERM: wait this long, then abandon
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)  # Prometheus; None: off
+    metrics_address: str = "127.0.0.1"
+    log_format: Literal["auto", "json", "text"] = "auto"  # auto: JSON unless on a terminal
+    worker_id: str | None = None  # default: host:pid
 
 
 class FilesConnector(_Strict):
@@ -109,6 +186,9 @@ class MsGraphConnector(_Strict):
     _secret = field_validator("client_secret", "client_certificate")(_check_secret_ref)
 
 
+EWS_FOLDERS = ("inbox", "sentitems", "deleteditems", "junkemail", "archive", "outbox")
+
+
 class EwsConnector(_Strict):
     kind: Literal["ews"]
     name: str
@@ -124,8 +204,39 @@ class EwsConnector(_Strict):
     mailboxes: tuple[str, ...] = ()
     folders: tuple[str, ...] = ("inbox", "sentitems")
     calendar: bool = True
+    # Issue 4 (connectors/ews): OAuth2 authority and certificate, impersonation, window, limits.
+    authority_host: str = "https://login.microsoftonline.com"
+    client_certificate: str | None = None
+    impersonation: bool = True
+    version: Literal["Exchange2013", "Exchange2013_SP1", "Exchange2016", "Exchange2019",
+                     "Exchange_O365"] | None = None
+    calendar_backfill_days: int = Field(default=90, ge=0)
+    calendar_horizon_days: int = Field(default=180, ge=0)
+    page_size: int = Field(default=100, ge=1, le=512)
+    max_connections_per_mailbox: int = Field(default=4, ge=1, le=16)
+    max_retry_wait: float = Field(default=30.0, ge=0)
 
-    _secret = field_validator("client_secret", "password")(_check_secret_ref)
+    _secret = field_validator("client_secret", "password", "client_certificate")(
+        _check_secret_ref)
+
+    @model_validator(mode="after")
+    def _complete(self) -> EwsConnector:
+        problems = []
+        if not self.service_endpoint and not self.autodiscover:
+            problems.append("set service_endpoint (https://host/EWS/Exchange.asmx) or "
+                            "autodiscover = true")
+        if self.auth == "oauth2" and not (self.tenant_id and self.client_id
+                                          and (self.client_secret or self.client_certificate)):
+            problems.append("auth 'oauth2' needs tenant_id, client_id and client_secret or "
+                            "client_certificate")
+        if self.auth in ("ntlm", "basic") and not (self.username and self.password):
+            problems.append(f"auth {self.auth!r} needs username and password")
+        unknown = [f for f in self.folders if f.lower() not in EWS_FOLDERS]
+        if unknown:
+            problems.append(f"folders {unknown}: use well-known names ({', '.join(EWS_FOLDERS)})")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 def _connector_tag(value: Any) -> str | None:
@@ -143,6 +254,54 @@ ConnectorConfig = Annotated[
 ]
 
 
+class TrackingConfig(_Strict):
+    """Open and click tracking of mail sent by syncd (`syncd send`, workflow send_email)."""
+
+    # HMAC key for pixel and link tokens: a secret reference (env:NAME / file:PATH).
+    key: str | None = None
+    # Where recipients reach `syncd serve` (pixel, links, forms): scheme://host[:port][/prefix]
+    public_base_url: str = "http://127.0.0.1:8080"
+    # An open (or click) within this many seconds of delivery is a machine (security scanner).
+    machine_within_seconds: float = Field(default=10.0, ge=0)
+    # More than burst_count opens of one message within burst_window_seconds: machine.
+    burst_count: int = Field(default=3, ge=1)
+    burst_window_seconds: float = Field(default=10.0, ge=0)
+    # Extra user-agent substrings (case-insensitive) that mark a machine, beyond the built-ins.
+    machine_user_agents: tuple[str, ...] = ()
+
+    _secret = field_validator("key")(_check_secret_ref)
+
+
+class WebConfig(_Strict):
+    """`syncd serve`: the tracking and forms endpoint."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    forms_dir: Path | None = None  # default: forms/ beside the configuration file
+    max_body_bytes: int = Field(default=16384, ge=256)
+    # Per client IP: form posts per minute, and tracking hits per minute.
+    form_posts_per_minute: int = Field(default=10, ge=1)
+    tracking_hits_per_minute: int = Field(default=120, ge=1)
+    # Behind a reverse proxy: the client IP from X-Forwarded-For, when set by a trusted proxy
+    # ($FORWARDED_ALLOW_IPS, default 127.0.0.1; uvicorn's proxy headers). Else the peer.
+    trust_forwarded_for: bool = False
+
+
+class WorkflowsConfig(_Strict):
+    """The workflow engine (`syncd workflows work`, and inside `syncd run`)."""
+
+    dir: Path | None = None  # default: workflows/ beside the configuration file
+    # The msgraph connector that sends mail (send_email, notify_owner by email, `syncd send`).
+    send_connector: str | None = None
+    # The mailbox mail is sent from when the lead has no owner.
+    default_sender: str | None = None
+    step_attempts: int = Field(default=3, ge=1, le=20)  # tenacity attempts before dead-letter
+    step_retry_seconds: float = Field(default=2.0, ge=0)  # first wait, doubled each attempt
+    lease_seconds: int = Field(default=300, ge=10)  # a claimed run's lease (crash recovery)
+    poll_seconds: float = Field(default=2.0, gt=0)  # idle wait of `syncd workflows work`
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+
+
 class Settings(_Strict):
     """The whole validated configuration. `source` names the file it came from, if any."""
 
@@ -151,7 +310,13 @@ class Settings(_Strict):
     internal_domains: tuple[str, ...] = ()
     policy: PolicyConfig = PolicyConfig()
     graph: GraphConfig = GraphConfig()
+    service: ServiceConfig = ServiceConfig()
+    lifecycle: LifecycleConfig = LifecycleConfig()
+    analytics: AnalyticsConfig = AnalyticsConfig()
     connectors: tuple[ConnectorConfig, ...] = ()
+    tracking: TrackingConfig = TrackingConfig()
+    web: WebConfig = WebConfig()
+    workflows: WorkflowsConfig = WorkflowsConfig()
     source: Path | None = None
 
     @field_validator("internal_domains")
@@ -239,6 +404,10 @@ def _resolve_relative_paths(raw: dict[str, Any], base: Path) -> None:
             conn["paths"] = [str(base / p) if isinstance(p, str) else p for p in conn["paths"]]
     if isinstance(raw.get("state_dir"), str):
         raw["state_dir"] = str(base / Path(raw["state_dir"]).expanduser())
+    for section, key in (("web", "forms_dir"), ("workflows", "dir")):
+        sub = raw.get(section)
+        if isinstance(sub, dict) and isinstance(sub.get(key), str):
+            sub[key] = str(base / Path(sub[key]).expanduser())
 
 
 def _loc(parts: tuple[int | str, ...]) -> str:

@@ -8,9 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from syncd.config import MsGraphConnector, Settings, resolve_secret
+from syncd.config import EwsConnector, MsGraphConnector, Settings, resolve_secret
 
 if TYPE_CHECKING:
+    from connectors.ews import EwsConnector as EwsConnectorImpl
+    from connectors.ews import EwsSettings
     from connectors.msgraph import GraphConnector, GraphSettings
 
 
@@ -52,3 +54,41 @@ def build_graph_connector(conn: MsGraphConnector, settings: Settings) -> GraphCo
     from connectors.msgraph import GraphConnector
 
     return GraphConnector(graph_settings(conn, settings))
+
+
+def ews_settings(conn: EwsConnector, settings: Settings) -> EwsSettings:
+    """Raises ConfigError when a secret reference cannot be resolved."""
+    from connectors.ews import EwsSettings
+
+    return EwsSettings(
+        name=conn.name,
+        service_endpoint=conn.service_endpoint,
+        autodiscover=conn.autodiscover,
+        auth=conn.auth,
+        tenant_id=conn.tenant_id,
+        client_id=conn.client_id,
+        client_secret=resolve_secret(conn.client_secret) if conn.client_secret else None,
+        client_certificate_pem=(resolve_secret(conn.client_certificate)
+                                if conn.client_certificate else None),
+        authority_host=conn.authority_host,
+        username=conn.username,
+        password=resolve_secret(conn.password) if conn.password else None,
+        ca_bundle=conn.ca_bundle,
+        mailboxes=conn.mailboxes,
+        folders=conn.folders,
+        calendar=conn.calendar,
+        calendar_backfill_days=conn.calendar_backfill_days,
+        calendar_horizon_days=conn.calendar_horizon_days,
+        impersonation=conn.impersonation,
+        version=conn.version,
+        page_size=conn.page_size,
+        max_connections_per_mailbox=conn.max_connections_per_mailbox,
+        max_retry_wait=conn.max_retry_wait,
+        token_cache_path=token_cache_path(settings, conn.name),
+    )
+
+
+def build_ews_connector(conn: EwsConnector, settings: Settings) -> EwsConnectorImpl:
+    from connectors.ews import EwsConnector as Impl
+
+    return Impl(ews_settings(conn, settings))

@@ -110,6 +110,8 @@ def upsert_account(session: Session, name: str, domain: str, industry: str = "",
     norm = normalize_company_name(name) if name else ""
     if acc is None and norm:
         acc = session.scalar(select(m.Account).where(m.Account.normalized_name == norm).limit(1))
+    while acc is not None and acc.merged_into_id is not None:  # merged: use the survivor
+        acc = session.get_one(m.Account, acc.merged_into_id)
     created = acc is None
     if acc is None:
         acc = m.Account(name=name or domain, normalized_name=norm or domain, industry=industry,
@@ -177,6 +179,9 @@ def import_contacts(session: Session, path: Path, policy: Policy) -> ImportSumma
                 select(m.AccountDomain.account_id).where(m.AccountDomain.domain == dom)
             )
         contact = session.scalar(select(m.Contact).where(m.Contact.person_id == pid))
+        if contact is not None and contact.merged_into_id is not None:
+            out.unchanged += 1  # merged into another contact: the survivor's values stand
+            continue
         if contact is None:
             session.add(m.Contact(person_id=pid, account_id=acc_id, name=row.get("name", ""),
                                   title=row.get("title", ""), phone=row.get("phone", ""),
@@ -199,7 +204,7 @@ def import_contacts(session: Session, path: Path, policy: Policy) -> ImportSumma
 def import_leads(session: Session, path: Path, policy: Policy) -> ImportSummary:
     out = ImportSummary()
     now = datetime.now(UTC)
-    for row, pid, _ in _person_rows(session, policy, path, out):
+    for row, pid, key in _person_rows(session, policy, path, out):
         if session.scalar(select(m.Contact.id).where(m.Contact.person_id == pid)):
             out.unchanged += 1  # already a contact: a lead would be a duplicate
             continue
@@ -213,7 +218,8 @@ def import_leads(session: Session, path: Path, policy: Policy) -> ImportSummary:
             session.add(lead)
             session.flush()
             session.add(m.Event(type="lead.created", created_at=now,
-                                payload={"lead_id": lead.id, "source": lead.source}))
+                                payload={"lead_id": lead.id, "email": key,
+                                         "source": lead.source}))
             out.created += 1
         else:
             out.unchanged += 1

@@ -7,15 +7,16 @@ same result.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
 
 from connectors.normalize import normalize_address, normalize_message_id
-from graph.rank import Ranked, TieView, rank
+from graph.privacy import OptOut
+from graph.rank import Ranked
 from syncd.capture import internal_user_emails
 from syncd.policy import Policy, domain_of
 from syncd.store import models as m
@@ -77,54 +78,15 @@ def resolve_target(session: Session, target: str) -> Target:
 
 
 def who_knows(session: Session, target: str, policy: Policy, half_life_days: float, *,
-              everyone: bool = False, limit: int | None = 10,
-              as_of: datetime | None = None) -> tuple[Target, list[Ranked], datetime]:
-    """Colleagues ranked by tie strength with the target, straight from the tie table."""
-    tgt = resolve_target(session, target)
-    if not tgt.person_ids:
-        return tgt, [], as_of or datetime.now(UTC)
-    if as_of is None:
-        latest = session.scalar(select(func.max(m.Tie.last_at)))
-        now = datetime.now(UTC)
-        as_of = min(now, latest) if latest else now
-    users = internal_user_emails(session)
-    other = aliased(m.Person)
-    views: list[TieView] = []
-    targets = set(tgt.person_ids)
-    chunk = 500
-    for i in range(0, len(tgt.person_ids), chunk):
-        part = tgt.person_ids[i:i + chunk]
-        q = select(m.Tie, m.Person.email, other.email, other.name, other.is_internal).join(
-            m.Person, m.Person.id == m.Tie.person_a).join(
-            other, other.id == m.Tie.person_b).where(
-            or_(m.Tie.person_a.in_(part), m.Tie.person_b.in_(part)),
-            ~m.Person.forgotten, ~other.forgotten)
-        for tie, a_email, b_email, _b_name, _ in session.execute(q):
-            a_is_target = tie.person_a in targets
-            if a_is_target and tie.person_b in targets:
-                continue
-            views.append(_view(tie, a_is_target, a_email, b_email))
-    names = dict(session.execute(select(m.Person.email, m.Person.name).where(
-        m.Person.email.in_({v.colleague for v in views}))).all()) if views else {}
-    keep = [
-        replace(v, colleague_name=names.get(v.colleague, ""))
-        for v in views
-        if everyone or v.colleague in users or policy.is_internal(v.colleague)
-    ]
-    keep = [v for v in keep if not policy.is_automated(v.colleague)]
-    return tgt, rank(keep, as_of=as_of, half_life_days=half_life_days, limit=limit), as_of
+              everyone: bool = False, limit: int | None = 10, as_of: datetime | None = None,
+              opt_out: OptOut | None = None) -> tuple[Target, list[Ranked], datetime]:
+    """Colleagues ranked by tie strength with the target, straight from the tie table (see
+    syncd.graph_queries.who_knows, which this forwards to)."""
+    from syncd.graph_queries import GraphContext
+    from syncd.graph_queries import who_knows as graph_who_knows
 
-
-def _view(tie: m.Tie, a_is_target: bool, a_email: str, b_email: str) -> TieView:
-    # a_to_b counts emails from person_a to person_b.
-    if a_is_target:
-        colleague, target, sent, received = b_email, a_email, tie.b_to_a, tie.a_to_b
-    else:
-        colleague, target, sent, received = a_email, b_email, tie.a_to_b, tie.b_to_a
-    return TieView(colleague=colleague, colleague_name="", target=target, sent=sent,
-                   received=received, meetings=tie.meetings, calls=tie.calls,
-                   co_recipient=tie.co_recipient, first_at=tie.first_at, last_at=tie.last_at,
-                   score=tie.score, score_at=tie.score_at)
+    ctx = GraphContext(policy, half_life_days, opt_out or OptOut(()))
+    return graph_who_knows(session, target, ctx, everyone=everyone, limit=limit, as_of=as_of)
 
 
 def list_activities(session: Session, *, contact: str | None = None, account: str | None = None,

@@ -106,17 +106,16 @@ def _run_connector(app: App, conn: ConnectorConfig, report: PassReport,
             report.add_error(conn.name, "paths", exc)
             return
         report.add_result(rep.totals, rep.streams)
-    elif isinstance(conn, MsGraphConnector):
+    elif isinstance(conn, MsGraphConnector | EwsConnector):
         _run_graph(app, conn, report, on_stream)
-    elif isinstance(conn, EwsConnector):
-        report.add_error(conn.name, "connector", NotImplementedError(
-            "the EWS connector is not built yet (see README status)"))
 
 
-def _run_graph(app: App, conn: MsGraphConnector, report: PassReport,
+def _run_graph(app: App, conn: MsGraphConnector | EwsConnector, report: PassReport,
                on_stream: Callable[[str], None] | None) -> None:
+    # EWS (issue 4) has the Graph connector's surface: same mailbox threads, same streams loop.
     try:
-        graph = app.graph_connector(conn)
+        graph = (app.ews_connector(conn) if isinstance(conn, EwsConnector)
+                 else app.graph_connector(conn))
     except (ConnectorError, ConfigError, ValueError) as exc:
         report.add_error(conn.name, "connector", exc)
         return

@@ -10,8 +10,11 @@ keeping, the proxy (``HTTPS_PROXY`` / ``NO_PROXY``), is re-applied explicitly pe
 
 from __future__ import annotations
 
+import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.utils import get_environ_proxies
@@ -38,5 +41,25 @@ class GraphHttpSession(requests.Session):
         kwargs.setdefault("timeout", self.default_timeout)
         if not kwargs.get("proxies"):
             target = url.decode() if isinstance(url, bytes) else url
-            kwargs["proxies"] = get_environ_proxies(target)
+            parts = urlsplit(target)
+            kwargs["proxies"] = dict(_environ_proxies(f"{parts.scheme}://{parts.netloc}/",
+                                                      _proxy_settings()))
         return super().request(method, url, *args, **kwargs)
+
+
+_PROXY_VARIABLES = tuple(f"{name}_proxy" for name in ("http", "https", "all", "no"))
+_PROXY_VARIABLES += tuple(v.upper() for v in _PROXY_VARIABLES)
+
+
+def _proxy_settings() -> tuple[str | None, ...]:
+    return tuple(os.environ.get(name) for name in _PROXY_VARIABLES)
+
+
+@lru_cache(maxsize=64)
+def _environ_proxies(origin: str, settings: tuple[str | None, ...]) -> dict[str, str]:
+    """Proxies for one scheme://host, read from the environment once per process: reading
+    it per request (urllib scans all of os.environ twice) was a sixth of the CPU of a
+    no-change delta poll (bench/service_scale.py). The proxy depends only on scheme and host
+    (NO_PROXY matches hosts) and on the proxy variables, which are part of the cache key."""
+    proxies: dict[str, str] = get_environ_proxies(origin)
+    return proxies

@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import tomlkit
@@ -21,11 +21,16 @@ from sqlalchemy import func, select
 from syncd.cli.context import CliContext, emit_json, fail, json_option, pass_ctx, table
 from syncd.config import (
     ConfigError,
+    EwsConnector,
     MsGraphConnector,
     find_config_file,
     load_settings,
 )
 from syncd.store import models as m
+
+if TYPE_CHECKING:
+    from connectors.ews import EwsConnector as EwsConnectorImpl
+    from connectors.msgraph import GraphConnector
 
 SECRET_HELP = "a reference, never the secret: env:VARIABLE or file:PATH"
 
@@ -80,6 +85,11 @@ def connector() -> None:
 @click.option("--ca-bundle", type=click.Path(path_type=Path), help="CA bundle for TLS.")
 @click.option("--group", help="msgraph: sync every member of this group (display name).")
 @click.option("--mailbox", "mailboxes", multiple=True, help="A mailbox to sync (repeatable).")
+@click.option("--service-endpoint", help="ews: https://host/EWS/Exchange.asmx")
+@click.option("--auth", type=click.Choice(["oauth2", "ntlm", "basic"]),
+              help="ews: OAuth2 app-only (Exchange Online, hybrid) or a service account.")
+@click.option("--username", help="ews (ntlm/basic): the service account, e.g. CONTOSO\\svc-syncd")
+@click.option("--password", help=f"ews (ntlm/basic): its password, {SECRET_HELP}.")
 @click.option("--path", "paths", multiple=True, type=click.Path(path_type=Path),
               help="files: a path to import (repeatable).")
 @pass_ctx
@@ -198,13 +208,20 @@ def _graph_conf(ctx: CliContext, name: str, verb: str) -> MsGraphConnector:
 def connector_test(ctx: CliContext, name: str, as_json: bool) -> None:
     """Check the token, the permissions and the mailboxes a connector would sync."""
     from connectors.base import ConnectorError
-    from syncd.connector_factory import build_graph_connector
+    from syncd.connector_factory import build_ews_connector, build_graph_connector
 
-    conf = _graph_conf(ctx, name, "test")
     try:
-        graph = build_graph_connector(conf, ctx.settings)
+        found = ctx.settings.connector(name)
+    except ConfigError as exc:
+        fail(exc.problems[0])
+    try:
+        graph: GraphConnector | EwsConnectorImpl = (
+            build_ews_connector(found, ctx.settings) if isinstance(found, EwsConnector)
+            else build_graph_connector(_graph_conf(ctx, name, "test"), ctx.settings))
     except ConfigError as exc:
         fail("\n".join(exc.problems), 2)
+    except ValueError as exc:
+        fail(f"{name}: {exc}", 2)
     try:
         report = graph.check()
     except ConnectorError as exc:
@@ -247,17 +264,24 @@ def connector_login(ctx: CliContext, name: str, username: str | None) -> None:
 @click.command("run")
 @click.option("--once", is_flag=True, help="One pass over every due stream, then exit.")
 @click.option("--connector", "only", help="Only this connector.")
-@click.option("--interval", default=60.0, show_default=True,
-              help="Seconds between passes when not --once.")
+@click.option("--interval", type=float, default=None,
+              help="Seconds between polls of a mail folder ([service] mail_interval, 60).")
 @click.option("--allow-mass-deletion", is_flag=True,
               help="Accept pages that delete most of a stream (after checking they are real).")
+@click.option("--metrics-port", type=int, default=None,
+              help="Serve Prometheus metrics on this port ([service] metrics_port).")
+@click.option("--log-format", type=click.Choice(["auto", "json", "text"]), default=None,
+              help="Service logs: JSON lines or text (auto: JSON unless on a terminal).")
+@click.option("--worker-id", default=None, help="Name of this worker in leases and status.")
 @json_option
 @pass_ctx
-def run_cmd(ctx: CliContext, once: bool, only: str | None, interval: float,
-            allow_mass_deletion: bool, as_json: bool) -> None:
-    """Poll every configured connector: once, or until SIGTERM/SIGINT.
+def run_cmd(ctx: CliContext, once: bool, only: str | None, interval: float | None,
+            allow_mass_deletion: bool, metrics_port: int | None, log_format: str | None,
+            worker_id: str | None, as_json: bool) -> None:
+    """Poll every configured connector: once, or as a service until SIGTERM/SIGINT.
 
-    Each page is committed with its cursor, so stopping at any moment loses nothing.
+    Each page is committed with its cursor, so stopping at any moment loses nothing. As a
+    service: SIGHUP reloads the configuration; sd_notify and structured logs under systemd.
     """
     from syncd.sync import run_pass
 
@@ -268,6 +292,27 @@ def run_cmd(ctx: CliContext, once: bool, only: str | None, interval: float,
             fail(exc.problems[0])
     if not ctx.settings.connectors:
         fail("no connectors configured (see config/syncd.example.toml or `syncd connector add`)")
+    if not once:
+        from syncd.service.daemon import DaemonError, run_daemon
+
+        try:
+            code = run_daemon(ctx.settings, config_path=ctx.config_path, only=only,
+                              allow_mass_deletion=allow_mass_deletion,
+                              overrides={"mail_interval": interval,
+                                         "metrics_port": metrics_port,
+                                         "log_format": log_format, "worker_id": worker_id})
+        except DaemonError as exc:
+            fail(str(exc), 2)
+        raise SystemExit(code)
+    from syncd.service.writer_lock import WriterLock, WriterLockError
+
+    lock = WriterLock.for_url(ctx.settings.db_url)
+    if lock is not None:
+        try:
+            lock.acquire()
+        except WriterLockError as exc:
+            fail(str(exc), 2)
+        click.get_current_context().call_on_close(lock.release)
     stopping = False
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -302,7 +347,7 @@ def run_cmd(ctx: CliContext, once: bool, only: str | None, interval: float,
             if once and data["errors"]:
                 raise SystemExit(1)
             return
-        deadline = time.monotonic() + interval
+        deadline = time.monotonic() + (interval or 60.0)  # not reached: --once returns above
         while not stopping and time.monotonic() < deadline:
             time.sleep(0.2)
         if stopping:

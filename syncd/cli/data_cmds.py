@@ -122,13 +122,15 @@ def _activity_count(s: Session, target_type: str, target_id: int) -> int:
 def _list_rows(s: Session, kind: str, limit: int) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     if kind == "accounts":
-        for acc in s.scalars(select(m.Account).order_by(m.Account.name).limit(limit)):
+        live = select(m.Account).where(m.Account.merged_into_id.is_(None))  # not merge tombstones
+        for acc in s.scalars(live.order_by(m.Account.name).limit(limit)):
             domains = s.scalars(select(m.AccountDomain.domain).where(
                 m.AccountDomain.account_id == acc.id)).all()
             rows.append({"id": acc.id, "name": acc.name, "domains": ", ".join(domains),
                          "city": acc.city, "activities": _activity_count(s, "account", acc.id)})
     elif kind == "contacts":
         cq = select(m.Contact, m.Person.email).join(m.Person, m.Person.id == m.Contact.person_id)
+        cq = cq.where(m.Contact.merged_into_id.is_(None))
         for c, email in s.execute(cq.order_by(m.Person.email).limit(limit)):
             rows.append({"id": c.id, "email": email, "name": c.name, "title": c.title,
                          "account_id": c.account_id,

@@ -1,47 +1,11 @@
-"""Questions reps and admins ask: who-knows, explain, status."""
+"""Questions reps and admins ask: explain, status (graph questions: graph_cmds)."""
 
 from __future__ import annotations
 
 import click
 
 from syncd.cli.context import CliContext, emit_json, fail, json_option, pass_ctx, table
-from syncd.queries import QueryError, explain, status, who_knows
-
-
-@click.command("who-knows")
-@click.argument("target")
-@click.option("--limit", default=10, show_default=True, help="How many colleagues to show.")
-@click.option("--all", "everyone", is_flag=True,
-              help="Rank anyone, not only internal colleagues.")
-@json_option
-@pass_ctx
-def who_knows_cmd(ctx: CliContext, target: str, limit: int, everyone: bool,
-                  as_json: bool) -> None:
-    """Who in the company knows TARGET, and how well.
-
-    TARGET is an address (jane@fabrikam.com), a domain (@fabrikam.com), an account name or a
-    person's name (accents optional). Strength is 0-1, decayed to the latest captured activity.
-    """
-    with ctx.session() as s:
-        try:
-            tgt, ranked, as_of = who_knows(s, target, ctx.app.policy,
-                                           ctx.settings.graph.half_life_days,
-                                           everyone=everyone, limit=limit)
-        except QueryError as exc:
-            fail(str(exc))
-    if as_json:
-        emit_json([r.as_json() for r in ranked])
-        return
-    if not tgt.person_ids:
-        ctx.out.print(f"Nobody matching {target!r} appears in the captured mail.")
-        return
-    if not ranked:
-        ctx.out.print(f"No colleague has been in touch with {tgt.label}.")
-        return
-    table(ctx.out, f"Who knows {tgt.label} (as of {as_of:%Y-%m-%d})",
-          ["#", "colleague", "name", "strength", "direct", "evidence"],
-          [[i + 1, r.email, r.name, f"{r.strength:.2f}", "yes" if r.direct else "no",
-            r.summary] for i, r in enumerate(ranked)])
+from syncd.queries import QueryError, explain
 
 
 @click.command("explain")
@@ -73,24 +37,45 @@ def explain_cmd(ctx: CliContext, ref: str, as_json: bool) -> None:
 
 
 @click.command("status")
+@click.option("--streams", "show_streams", is_flag=True, help="Also list every stream.")
 @json_option
 @pass_ctx
-def status_cmd(ctx: CliContext, as_json: bool) -> None:
-    """What is synced, up to when, and the last error of each stream."""
+def status_cmd(ctx: CliContext, show_streams: bool, as_json: bool) -> None:
+    """Per connector and mailbox: synced up to when, backlog, throttling, last error."""
+    from syncd.cli.workflow_cmds import print_workflow_status
+    from syncd.service.status import service_status
+    from syncd.workflows.status import workflow_status
+
     with ctx.session() as s:
-        data = status(s)
+        data = service_status(s, lease_seconds=ctx.settings.service.lease_seconds)
+        data["workflows"] = workflow_status(s)
     if as_json:
         emit_json(data)
         return
     ctx.out.print("  ".join(f"{k}: {v}" for k, v in data["counts"].items()))
+    print_workflow_status(ctx, data["workflows"])
     if not data["streams"]:
         ctx.out.print("No streams yet: `syncd import PATH` or configure a connector.")
         return
-    table(ctx.out, "Streams", ["connector", "stream", "mailbox", "phase", "items", "rejected",
-                               "last success", "last error"],
-          [[x["connector"], x["stream"], x["mailbox"], x["phase"], x["items"], x["rejected"],
-            (x["last_success_at"] or "never")[:19], x["last_error"] or ""]
-           for x in data["streams"]])
+    table(ctx.out, "Connectors", ["connector", "mailboxes", "ok", "problems", "streams",
+                                  "backlog", "throttled", "synced up to"],
+          [[c["connector"], c["mailboxes"], c["ok"], c["problems"], c["streams"], c["backlog"],
+            c["throttled"], (c["synced_up_to"] or "never")[:19]] for c in data["connectors"]])
+    table(ctx.out, "Mailboxes", ["connector", "mailbox", "state", "synced up to", "items",
+                                 "backlog", "worker", "last error"],
+          [[x["connector"], x["mailbox"], x["state"], (x["synced_up_to"] or "never")[:19],
+            x["items"], x["backlog"], x["leased_by"] or "", x["last_error"] or ""]
+           for x in data["mailboxes"]])
+    if show_streams:
+        table(ctx.out, "Streams", ["connector", "stream", "state", "items", "rejected",
+                                   "last success", "next poll", "last error"],
+              [[x["connector"], x["stream"], x["state"], x["items"], x["rejected"],
+                (x["last_success_at"] or "never")[:19], (x["next_poll_at"] or "")[:19],
+                x["last_error_plain"] or ""] for x in data["streams"]])
+    if data["workers"]:
+        table(ctx.out, "Workers", ["worker", "state", "alive", "last heartbeat", "summary"],
+              [[w["id"], w["state"], "yes" if w["alive"] else "NO", (w["heartbeat_at"] or "")[:19],
+                w["summary"]] for w in data["workers"]])
 
 
-COMMANDS = [who_knows_cmd, explain_cmd, status_cmd]
+COMMANDS = [explain_cmd, status_cmd]  # who-knows lives in graph_cmds

@@ -11,7 +11,8 @@ routing, directory, $batch), ``graph_mail`` / ``graph_calendar`` / ``graph_calls
 ``subscriptions`` (the Graph resources), ``state`` (tenant data and change logs), ``faults``
 (throttling and fault injection), ``seed`` (demo company, mail files), ``mime`` (RFC 5322 to
 Graph message), ``calendar`` (recurrence, event JSON), ``clients`` (msal/O365/requests wired to
-a sandbox, a webhook receiver), ``tls``, ``ids``, ``wire``.
+a sandbox, a webhook receiver), ``tls``, ``ids``, ``wire``; ``ews_api`` / ``ews_xml`` /
+``ews_faults``: Exchange Web Services (``/EWS/Exchange.asmx``) over the same tenant.
 """
 
 from syncd.sandbox.faults import FaultPlan

@@ -29,6 +29,8 @@ from urllib.parse import parse_qs
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from syncd.sandbox.ews_api import PATH as EWS_PATH
+from syncd.sandbox.ews_api import EwsApi
 from syncd.sandbox.faults import FaultPlan
 from syncd.sandbox.graph_api import GraphApi, RequestRecord
 from syncd.sandbox.graph_common import Services
@@ -109,6 +111,8 @@ class Sandbox:
             validation_timeout=validation_timeout,
         )
         self.graph = GraphApi(self.services, self.idp, self.subscriptions, self._log)
+        # Exchange Web Services over the same tenant (issue 4): /EWS/Exchange.asmx.
+        self.ews = EwsApi(self.state, self.idp, self._log, key=key)
         self.base_url = ""
         self._ca_path: Path | None = None
         self._server: BaseWSGIServer | None = None
@@ -186,6 +190,11 @@ class Sandbox:
         return f"{self.base_url}/v1.0/"
 
     @property
+    def ews_url(self) -> str:
+        """EWS service endpoint, ``https://127.0.0.1:PORT/EWS/Exchange.asmx``."""
+        return f"{self.base_url}/EWS/Exchange.asmx"
+
+    @property
     def ca_path(self) -> Path:
         """CA bundle to pass as ``verify=``. Raises RuntimeError before `start`."""
         if self._ca_path is None:
@@ -238,6 +247,8 @@ class Sandbox:
         path = req.path.rstrip("/")
         if path == "/v1.0" or path.startswith("/v1.0/"):
             response = self.graph.handle(req)
+        elif path.lower() == EWS_PATH:
+            response = self.ews.handle(req)
         else:
             found = self.idp.handle(req)
             if found is None:
@@ -304,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="SPEC",
-        help='fault to inject, e.g. "429:rate=0.1", "503:next=2", "slow:ms=200" (repeatable)',
+        help='fault to inject, e.g. "429:rate=0.1", "503:next=2", "slow:ms=200", '
+        '"ews-busy:next=2,ms=1500" (repeatable)',
     )
     parser.add_argument("--no-seed", action="store_true", help="start with an empty tenant")
     args = parser.parse_args(argv)
@@ -318,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         for spec in args.fault:
-            sandbox.faults.apply(spec)
+            # "ews-..." specs are the EWS endpoint's faults (ews_faults.py), the rest Graph's.
+            (sandbox.ews.faults if spec.startswith("ews-") else sandbox.faults).apply(spec)
     except ValueError as exc:
         parser.error(str(exc))
     if not args.no_seed:
@@ -332,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"base URL:      {sandbox.base_url}")
     print(f"authority:     {sandbox.authority}")
     print(f"graph URL:     {sandbox.graph_url}")
+    print(f"EWS endpoint:  {sandbox.ews_url}")
     print(f"client id:     {args.client_id}")
     print(f"client secret: {args.client_secret}")
     print(f"CA bundle:     {sandbox.ca_path}")

@@ -6,17 +6,20 @@ through an Alembic migration in `syncd/migrations/versions/`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -90,6 +93,9 @@ class Stream(Base):
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the scheduler next polls this stream (its kind's interval plus jitter); back-off
+    # after failures is `next_due_at`, and the stream waits for whichever is later. None: now.
+    poll_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     __table_args__ = (UniqueConstraint("connector", "key"),)
 
 
@@ -129,6 +135,9 @@ class Account(Base):
     industry: Mapped[str] = mapped_column(String(200), default="")
     city: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set by `syncd merge`: this row is a tombstone and lookups follow the pointer (always to a
+    # live record: merging the survivor later re-points its tombstones too).
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
 
 
 class AccountDomain(Base):
@@ -145,8 +154,11 @@ class Contact(Base):
     name: Mapped[str] = mapped_column(String(300), default="")
     title: Mapped[str] = mapped_column(String(300), default="")
     phone: Mapped[str] = mapped_column(String(50), default="")
-    origin: Mapped[str] = mapped_column(String(20), default="import")  # import | auto | form
+    origin: Mapped[str] = mapped_column(String(20), default="import")  # import|auto|form|lead
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set by `syncd merge` (see Account.merged_into_id); the tombstone keeps its person so that
+    # mail from the merged address still reaches the survivor.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
 
 
 class Lead(Base):
@@ -158,9 +170,16 @@ class Lead(Base):
     title: Mapped[str] = mapped_column(String(300), default="")
     phone: Mapped[str] = mapped_column(String(50), default="")
     source: Mapped[str] = mapped_column(String(50), default="import")
-    status: Mapped[str] = mapped_column(String(20), default="open")  # open|qualified|disqualified
+    # open | qualified | disqualified | merged
+    status: Mapped[str] = mapped_column(String(20), default="open")
     owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The disqualification reason (one of [lifecycle] disqualify_reasons), else None.
+    status_reason: Mapped[str | None] = mapped_column(String(100))
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Form answers and other fields without a column of their own.
+    fields: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
 
 
 class Opportunity(Base):
@@ -169,9 +188,31 @@ class Opportunity(Base):
     name: Mapped[str] = mapped_column(String(300))
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
-    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True)
+    # qualify -> develop -> propose -> close; `status` says whether it is still open.
+    # The per-stage columns below are the Dynamics 365 sales-process fields
+    # (syncd.lifecycle.stages says which are required to leave each stage); None is "not set".
     stage: Mapped[str] = mapped_column(String(20), default="qualify")
+    status: Mapped[str] = mapped_column(String(10), default="open")  # open | won | lost
+    owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    stage_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    purchase_timeframe: Mapped[str | None] = mapped_column(String(20))
+    estimated_budget: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    purchase_process: Mapped[str | None] = mapped_column(String(20))
+    decision_maker_identified: Mapped[bool | None] = mapped_column(Boolean)
+    customer_need: Mapped[str | None] = mapped_column(Text)
+    proposed_solution: Mapped[str | None] = mapped_column(Text)
+    stakeholders: Mapped[str | None] = mapped_column(Text)
+    competitors: Mapped[str | None] = mapped_column(Text)
+    sales_team: Mapped[str | None] = mapped_column(Text)
+    proposal_presented: Mapped[bool | None] = mapped_column(Boolean)
+    internal_review_done: Mapped[bool | None] = mapped_column(Boolean)
+    final_proposal_presented: Mapped[bool | None] = mapped_column(Boolean)
+    decision_date: Mapped[date | None] = mapped_column(Date)
+    actual_revenue: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    close_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Interaction(Base):
@@ -269,6 +310,11 @@ class Tie(Base):
     weight * 2^-((score_at - t) / half_life); adding one interaction is O(1) whatever order
     interactions arrive in (see graph.ties.decayed_add). Counts are by direction: `a_to_b` counts
     emails from a with b as a recipient.
+
+    The per-channel decayed weights (`email_ab` ... `co_w`) follow the same algebra and share
+    `score_at`; `score` is their sum. Reply latencies are sums and counts (a mean is then
+    order-independent); a latency is added once, when the later of a (parent, reply) pair is
+    captured. graph.strength turns these features into a strength between 0 and 1.
     """
 
     __tablename__ = "ties"
@@ -283,6 +329,23 @@ class Tie(Base):
     last_at: Mapped[datetime] = mapped_column(UTCDateTime)
     score: Mapped[float] = mapped_column(Float, default=0.0)
     score_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Replies (emails with In-Reply-To) among a_to_b / b_to_a; call length in seconds.
+    replies_ab: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    replies_ba: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    call_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    # a answering b: sum of seconds between b's message and a's reply, and how many replies.
+    latency_ab_sum: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    latency_ab_n: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    latency_ba_sum: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    latency_ba_n: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Decayed weights by channel and direction, all expressed at score_at.
+    email_ab: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    email_ba: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    reply_ab: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    reply_ba: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    meeting_w: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    call_w: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    co_w: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
 
 
 class Event(Base):
@@ -293,7 +356,8 @@ class Event(Base):
     type: Mapped[str] = mapped_column(String(50), index=True)
     payload: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set in the transaction that creates the workflow runs for this event (workflows.outbox).
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 # Tables owned by later capabilities live in their own modules; importing them here registers

@@ -1,6 +1,11 @@
 """Tables for exchange web services (issue 4).
 
 Imported by `syncd.store.models` so the tables join `Base.metadata`.
+
+The EWS connector needs no table of its own: its cursor (the SyncState, and for a calendar the
+ids of the last view) is the stream's `cursor` like any connector's, and the legacy DN cache
+lives in the process (ResolveNames is cheap and the answer may change). Migration 0009 is
+therefore empty.
 """
 
 from __future__ import annotations

@@ -1,8 +1,14 @@
-"""Tables for who-knows graph (issue 5).
+"""Schema pieces of the who-knows-whom graph (issue 5) outside the `ties` table itself.
 
-Imported by `syncd.store.models` so the tables join `Base.metadata`.
+Imported by `syncd.store.models` so they join `Base.metadata`.
 """
 
 from __future__ import annotations
 
-from syncd.store.models import Base  # noqa: F401
+from sqlalchemy import Index
+
+from syncd.store.models import Interaction
+
+# Capture looks up the replies already stored to a message it has just received (the reply
+# may arrive first: several mailboxes, unsorted imports), to add the response latency once.
+Index("ix_interactions_in_reply_to", Interaction.__table__.c.in_reply_to)
