@@ -31,17 +31,15 @@ from pydantic import (
     model_validator,
 )
 
+from syncd.problems import ProblemsError
+
 CONNECTOR_KINDS = ("msgraph", "ews", "files")
 SECRET_PREFIXES = ("env:", "file:")
 SECRET_FIELDS = frozenset({"client_secret", "client_certificate", "password"})
 
 
-class ConfigError(Exception):
+class ConfigError(ProblemsError):
     """The configuration is unusable; `problems` lists every issue found, one line each."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 class _Strict(BaseModel):

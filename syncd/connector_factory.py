@@ -21,6 +21,11 @@ def token_cache_path(settings: Settings, connector: str) -> Path:
     return settings.state_dir / "tokens" / f"{connector}.msal.json"
 
 
+def _secret(ref: str | None) -> str | None:
+    """The secret a reference points to; raises ConfigError when it cannot be resolved."""
+    return resolve_secret(ref) if ref else None
+
+
 def graph_settings(conn: MsGraphConnector, settings: Settings) -> GraphSettings:
     """Raises ConfigError when a secret reference cannot be resolved."""
     from connectors.msgraph import GraphSettings
@@ -29,9 +34,8 @@ def graph_settings(conn: MsGraphConnector, settings: Settings) -> GraphSettings:
         name=conn.name,
         tenant_id=conn.tenant_id,
         client_id=conn.client_id,
-        client_secret=resolve_secret(conn.client_secret) if conn.client_secret else None,
-        client_certificate_pem=(resolve_secret(conn.client_certificate)
-                                if conn.client_certificate else None),
+        client_secret=_secret(conn.client_secret),
+        client_certificate_pem=_secret(conn.client_certificate),
         cloud=conn.cloud,
         authority_host=conn.authority_host,
         graph_url=conn.graph_url,
@@ -67,12 +71,11 @@ def ews_settings(conn: EwsConnector, settings: Settings) -> EwsSettings:
         auth=conn.auth,
         tenant_id=conn.tenant_id,
         client_id=conn.client_id,
-        client_secret=resolve_secret(conn.client_secret) if conn.client_secret else None,
-        client_certificate_pem=(resolve_secret(conn.client_certificate)
-                                if conn.client_certificate else None),
+        client_secret=_secret(conn.client_secret),
+        client_certificate_pem=_secret(conn.client_certificate),
         authority_host=conn.authority_host,
         username=conn.username,
-        password=resolve_secret(conn.password) if conn.password else None,
+        password=_secret(conn.password),
         ca_bundle=conn.ca_bundle,
         mailboxes=conn.mailboxes,
         folders=conn.folders,

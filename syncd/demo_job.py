@@ -17,7 +17,7 @@ from syncd.app import App
 from syncd.config import Settings
 from syncd.crm import import_accounts, import_contacts, import_leads
 from syncd.importer import ImportReport, run_import
-from syncd.queries import status, who_knows
+from syncd.queries import record_counts, who_knows
 from syncd.runner import ensure_user
 from syncd.store.db import session_scope
 
@@ -148,7 +148,7 @@ def _result(app: App, company: Any, settings: Settings,
     by_domain = Counter(c.account for c in company.contacts if c.account)
     question_domain = by_domain.most_common(1)[0][0] if by_domain else company.domain
     with session_scope(app.sessions) as s:
-        totals = status(s)["counts"]
+        totals = record_counts(s)
         _, ranked, _ = who_knows(s, f"@{question_domain}", app.policy,
                                  settings.graph.half_life_days, limit=5)
     return DemoResult(

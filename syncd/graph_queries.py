@@ -232,12 +232,7 @@ def contacts_of(session: Session, colleague: str, ctx: GraphContext, *, limit: i
                 as_of: datetime | None = None,
                 everyone: bool = False) -> tuple[str, list[Ranked], datetime]:
     """A colleague's strongest external relationships (everyone: internal ones too)."""
-    key = normalize_address(colleague)
-    if key is None:
-        raise QueryError(f"{colleague!r} is not a valid address")
-    pid = session.scalar(select(m.Person.id).where(m.Person.email == key, ~m.Person.forgotten))
-    if pid is None or not ctx.visible(key):
-        raise QueryError(f"{key} does not appear in the captured mail")
+    pid, key = person_id(session, colleague, ctx)
     as_of = as_of or default_as_of(session)
     users = internal_user_emails(session)
     out: list[Ranked] = []
@@ -330,6 +325,7 @@ def load_graph(session: Session, ctx: GraphContext, as_of: datetime | None = Non
 
 
 def person_id(session: Session, address: str, ctx: GraphContext) -> tuple[int, str]:
+    """The visible person behind ADDRESS and its normalised address; QueryError otherwise."""
     key = normalize_address(address)
     if key is None:
         raise QueryError(f"{address!r} is not a valid address")

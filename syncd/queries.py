@@ -133,28 +133,16 @@ def find_account_id(session: Session, account: str) -> int:
     return acc_id
 
 
-def status(session: Session) -> dict[str, Any]:
-    counts = {
+def record_counts(session: Session) -> dict[str, int]:
+    """How many rows of each kind the store holds: the first line of `syncd status` and the
+    demo's totals."""
+    return {
         name: session.scalar(select(func.count()).select_from(model)) or 0
         for name, model in (("interactions", m.Interaction), ("sightings", m.Sighting),
                             ("persons", m.Person), ("activities", m.Activity),
                             ("rejected", m.RejectedItem), ("ties", m.Tie),
                             ("accounts", m.Account), ("contacts", m.Contact), ("leads", m.Lead))
     }
-    streams = []
-    q = select(m.Stream, m.Mailbox.address).outerjoin(
-        m.Mailbox, m.Mailbox.id == m.Stream.mailbox_id).order_by(m.Stream.connector, m.Stream.key)
-    for row, address in session.execute(q):
-        rejected = session.scalar(select(func.count()).select_from(m.RejectedItem).where(
-            m.RejectedItem.stream_id == row.id)) or 0
-        streams.append({
-            "connector": row.connector, "stream": row.key, "mailbox": address,
-            "phase": row.phase, "round_complete": row.round_complete,
-            "items": row.items_total, "rejected": rejected,
-            "last_success_at": row.last_success_at.isoformat() if row.last_success_at else None,
-            "last_error": row.last_error, "resyncs": row.resync_count,
-        })
-    return {"counts": counts, "streams": streams}
 
 
 def explain(session: Session, ref: str, policy: Policy) -> dict[str, Any]:

@@ -23,6 +23,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from syncd.problems import ProblemsError, pydantic_problems
+
 FIELD_TYPES = ("text", "email", "tel", "textarea", "integer", "number", "select", "checkbox",
                "url")
 LEAD_FIELDS = ("email", "name", "company", "title", "phone")
@@ -30,10 +32,8 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 _FORM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 
 
-class FormError(Exception):
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
+class FormError(ProblemsError):
+    """Unusable form definitions; `problems` lists every issue, one line each."""
 
 
 class _Strict(BaseModel):
@@ -147,20 +147,6 @@ class FormDef(_Strict):
         return next(f for f in self.fields if f.maps_to == "email")
 
 
-def _problems(label: str, exc: ValidationError) -> list[str]:
-    out = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        where = f"{label}: {loc}" if loc else label
-        if err["type"] == "extra_forbidden":
-            out.append(f"{where}: unknown key")
-        elif err["type"] == "missing":
-            out.append(f"{where}: required key is missing")
-        else:
-            out.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
-    return out
-
-
 def load_file(path: Path) -> tuple[FormDef | None, list[str]]:
     if not _FORM_NAME.match(path.stem):
         return None, [f"{path.name}: a form's file name is its URL: use a-z, 0-9, - and _"]
@@ -177,7 +163,7 @@ def load_file(path: Path) -> tuple[FormDef | None, list[str]]:
     try:
         return FormDef.model_validate({**data, "name": path.stem}), []
     except ValidationError as exc:
-        return None, _problems(path.name, exc)
+        return None, pydantic_problems(path.name, exc, ": ")
 
 
 def load_dir(directory: Path | None) -> dict[str, FormDef]:

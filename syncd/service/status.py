@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from syncd.queries import record_counts
 from syncd.store import models as m
 from syncd.store.models_service import ServiceLease, ServiceWorker
 
@@ -59,13 +60,7 @@ def service_status(session: Session, now: datetime | None = None,
                    lease_seconds: float = 60.0) -> dict[str, Any]:
     """Everything `syncd status --json` prints; the table view is built from the same data."""
     now = now or datetime.now(UTC)
-    counts = {
-        name: session.scalar(select(func.count()).select_from(model)) or 0
-        for name, model in (("interactions", m.Interaction), ("sightings", m.Sighting),
-                            ("persons", m.Person), ("activities", m.Activity),
-                            ("rejected", m.RejectedItem), ("ties", m.Tie),
-                            ("accounts", m.Account), ("contacts", m.Contact), ("leads", m.Lead))
-    }
+    counts = record_counts(session)
     rejected = dict(session.execute(select(m.RejectedItem.stream_id, func.count()).group_by(
         m.RejectedItem.stream_id)).all())
     leases = {(lease.connector, lease.unit.split("|", 1)[1]): lease

@@ -39,6 +39,7 @@ from pydantic import (
     model_validator,
 )
 
+from syncd.problems import ProblemsError, pydantic_problems
 from syncd.workflows import conditions
 from syncd.workflows.templates import check_template
 
@@ -50,12 +51,8 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 SECRET_PREFIXES = ("env:", "file:")
 
 
-class WorkflowError(Exception):
+class WorkflowError(ProblemsError):
     """Unusable workflow definitions; `problems` lists every issue, one line each."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 def parse_duration(value: str | int | float) -> timedelta:
@@ -253,24 +250,10 @@ def _steps(raw: list[Any], where: str, problems: list[str]) -> list[Step]:
         try:
             model.model_validate(args)
         except ValidationError as exc:
-            problems.extend(_pydantic_problems(f"{place}.{action}", exc))
+            problems.extend(pydantic_problems(f"{place}.{action}", exc))
             continue
         steps.append(Step(str(action), dict(args)))
     return steps
-
-
-def _pydantic_problems(where: str, exc: ValidationError, sep: str = ".") -> list[str]:
-    out = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        full = f"{where}{sep}{loc}" if loc else where
-        if err["type"] == "extra_forbidden":
-            out.append(f"{full}: unknown key")
-        elif err["type"] == "missing":
-            out.append(f"{full}: required key is missing")
-        else:
-            out.append(f"{full}: {err['msg'].removeprefix('Value error, ')}")
-    return out
 
 
 def parse_workflow(data: Any, where: str, default_name: str) -> tuple[Workflow | None, list[str]]:
@@ -285,7 +268,7 @@ def parse_workflow(data: Any, where: str, default_name: str) -> tuple[Workflow |
     try:
         raw = _Raw.model_validate(data)
     except ValidationError as exc:
-        return None, _pydantic_problems(where, exc, ": ")
+        return None, pydantic_problems(where, exc, ": ")
     problems: list[str] = []
     try:
         when = conditions.parse(raw.when, "when")
