@@ -9,7 +9,9 @@ with 5,000 true links. In the same run, on the same records:
 - syncd+id: the same, with soc_sec_id declared an identifier (`Options.identifiers`);
 - baseline: the naive rule a CRM admin would write, exact match on the accent-folded
   (given name, surname, postcode).
-Pairs are counted once, unordered; febrl4 counts only pairs across its two files.
+Pairs are counted once, unordered; febrl4 counts only pairs across its two files (the
+two-source mode, `Options.cross_groups_only`, that `syncd duplicates leads` uses to compare
+open leads with the contacts).
 
 Target (issue 8): print precision and recall; we expect syncd's F1 well above the baseline's.
 Prints a table and writes JSON (default bench/results/dedup_febrl.json). Runtimes are medians

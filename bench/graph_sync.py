@@ -8,9 +8,14 @@ In the same run, over the same seeded tenant:
 - no-change poll: a second `syncd run --once`, counting the sandbox's requests per stream.
 
 Targets (issue 3): syncd >= 0.5x the floor's messages/s; 1 request per stream on a no-change
-poll. Prints a table and writes JSON (default bench/results/graph_sync.json).
+poll. With --repeat N the floor and a from-scratch sync (fresh SQLite file) alternate N times
+and the table shows medians; the ratio is the median of the per-round ratios (each round's
+floor and sync ran back to back, so a busy machine hurts both alike). CPU seconds are printed
+too: the syncd process's own (user + system, from the kernel's accounting of the child), and
+the floor's client thread's (the sandbox serving both is in this process and is left out).
+Prints a table and writes JSON (default bench/results/graph_sync.json).
 
-    python bench/graph_sync.py [--messages 60000] [--events 10000] [--users 20]
+    python bench/graph_sync.py [--messages 60000] [--events 10000] [--users 20] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,12 +52,19 @@ def write_config(path: Path, box: Sandbox, db: Path, domain: str) -> Path:
     return path
 
 
-def run_syncd(config: Path) -> tuple[float, dict[str, object], int]:
-    """Run `syncd run --once --json`; returns (seconds, summary, peak RSS in KiB).
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_syncd(config: Path) -> tuple[float, dict[str, object], int, float]:
+    """Run `syncd run --once --json`; returns (seconds, summary, peak RSS in KiB, CPU seconds).
 
     The peak is the child's own VmHWM, polled from /proc: getrusage(RUSAGE_CHILDREN) would
-    charge the child with this process's memory (the sandbox) from before its exec.
+    charge the child with this process's memory (the sandbox) from before its exec. CPU time
+    is the RUSAGE_CHILDREN difference: the child is the only process reaped meanwhile.
     """
+    cpu_before = _children_cpu()
     env = dict(os.environ, **{SECRET_ENV: "demo-secret"})
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         env.pop(name, None)
@@ -72,13 +86,14 @@ def run_syncd(config: Path) -> tuple[float, dict[str, object], int]:
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"syncd failed:\n{err}")
-    return elapsed, json.loads(out), peak
+    return elapsed, json.loads(out), peak, _children_cpu() - cpu_before
 
 
 def floor(box: Sandbox, token: str, owners: list[str], window: tuple[datetime, datetime]
-          ) -> tuple[float, int, int]:
+          ) -> tuple[float, int, int, float]:
     """Follow every folder's and calendar's delta to its deltaLink with plain requests: the
-    same pages syncd reads (same page size, same calendar window)."""
+    same pages syncd reads (same page size, same calendar window). Returns (seconds, items,
+    requests, CPU seconds of this client thread)."""
     session = requests.Session()
     session.trust_env = False
     session.verify = str(box.ca_path)
@@ -86,6 +101,7 @@ def floor(box: Sandbox, token: str, owners: list[str], window: tuple[datetime, d
                             "Prefer": f"odata.maxpagesize={PAGE}"})
     items = requests_made = 0
     started = time.perf_counter()
+    cpu_started = time.thread_time()
     for owner in owners:
         for folder in ("inbox", "sentitems"):
             url: str | None = (f"{box.graph_url}users/{owner}/mailFolders/{folder}/messages/"
@@ -103,7 +119,8 @@ def floor(box: Sandbox, token: str, owners: list[str], window: tuple[datetime, d
             requests_made += 1
             items += len(body.get("value", []))
             url = body.get("@odata.nextLink")
-    return time.perf_counter() - started, items, requests_made
+    return (time.perf_counter() - started, items, requests_made,
+            time.thread_time() - cpu_started)
 
 
 def app_token(box: Sandbox) -> str:
@@ -121,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--messages", type=int, default=60000)
     ap.add_argument("--events", type=int, default=10000)
     ap.add_argument("--users", type=int, default=20)
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="rounds of (floor, sync from scratch); medians are reported")
     ap.add_argument("--json-out", type=Path,
                     default=REPO / "bench" / "results" / "graph_sync.json")
     args = ap.parse_args(argv)
@@ -137,43 +156,62 @@ def main(argv: list[str] | None = None) -> int:
             seeded = time.perf_counter() - t0
             truth = box.state.ground_truth()
             owners = [u.email for u in company.users]
-            config = write_config(work / "syncd.toml", box, work / "bench.db", company.domain)
-
             now = datetime.now(UTC)
             window = (now - timedelta(days=BACKFILL_DAYS), now + timedelta(days=HORIZON_DAYS))
-            floor_s, floor_items, floor_requests = floor(box, app_token(box), owners, window)
+            token = app_token(box)
+            rounds: list[dict[str, float]] = []
+            for i in range(max(1, args.repeat)):
+                floor_s, floor_items, floor_requests, floor_cpu = floor(box, token, owners,
+                                                                        window)
+                config = write_config(work / f"syncd{i}.toml", box, work / f"bench{i}.db",
+                                      company.domain)
+                before = len(box.request_log)
+                sync_s, summary, rss_kib, sync_cpu = run_syncd(config)
+                sync_requests = len(box.request_log) - before
+                rounds.append({"floor_s": floor_s, "floor_cpu": floor_cpu, "sync_s": sync_s,
+                               "sync_cpu": sync_cpu, "rss_kib": rss_kib,
+                               "ratio": floor_s / sync_s})
+                print(f"round {i + 1}/{args.repeat}: floor {floor_s:.2f} s (client CPU "
+                      f"{floor_cpu:.2f} s), syncd {sync_s:.2f} s (CPU {sync_cpu:.2f} s), "
+                      f"ratio {floor_s / sync_s:.2f}", file=sys.stderr)
             before = len(box.request_log)
-            sync_s, summary, rss_kib = run_syncd(config)
-            sync_requests = len(box.request_log) - before
-            before = len(box.request_log)
-            idle_s, idle, _ = run_syncd(config)
+            idle_s, idle, _, idle_cpu = run_syncd(config)
             idle_requests = [r for r in box.request_log[before:]
                              if "/delta" in r.path or "callRecords" in r.path]
             streams = int(idle["streams"])  # type: ignore[call-overload]
+    med = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
     messages = len(truth.messages)
     events = len(truth.events)
+    sync_s, floor_s = med["sync_s"], med["floor_s"]
     rate = messages / sync_s
     floor_rate = messages / floor_s  # the floor read the same pages: same messages
+    ratio = med["ratio"]
     print(f"\nSeeded tenant: {len(owners)} mailboxes, {messages} message copies, "
-          f"{events} event occurrences (seeding {seeded:.1f} s)")
-    print(f"{'row':40} {'seconds':>9} {'messages/s':>12} {'requests':>9}")
-    print(f"{'syncd run --once (mail + calendar)':40} {sync_s:9.2f} {rate:12.0f} "
-          f"{sync_requests:9d}")
-    print(f"{'floor: GET + JSON of the same pages':40} {floor_s:9.2f} {floor_rate:12.0f} "
-          f"{floor_requests:9d}")
-    print(f"(the floor read {floor_items} items: message copies and calendar delta entries)")
-    print(f"\nsyncd / floor messages/s      = {rate / floor_rate:.2f}  (target >= 0.5)")
+          f"{events} event occurrences (seeding {seeded:.1f} s); "
+          f"median of {len(rounds)} round(s)")
+    print(f"{'row':40} {'seconds':>9} {'CPU s':>7} {'messages/s':>12} {'requests':>9}")
+    print(f"{'syncd run --once (mail + calendar)':40} {sync_s:9.2f} {med['sync_cpu']:7.2f} "
+          f"{rate:12.0f} {sync_requests:9d}")
+    print(f"{'floor: GET + JSON of the same pages':40} {floor_s:9.2f} {med['floor_cpu']:7.2f} "
+          f"{floor_rate:12.0f} {floor_requests:9d}")
+    print(f"(the floor read {floor_items} items: message copies and calendar delta entries; "
+          "its CPU is the client's only)")
+    print(f"\nsyncd / floor messages/s      = {ratio:.2f}  (target >= 0.5; per round: "
+          + ", ".join(f"{r['ratio']:.2f}" for r in rounds) + ")")
     per_stream = len(idle_requests) / max(1, streams)
     print(f"no-change poll: {len(idle_requests)} delta requests for {streams} streams = "
-          f"{per_stream:.2f} per stream (target 1), {idle_s:.2f} s")
-    print(f"peak RSS of the syncd process: {rss_kib / 1024:.0f} MiB")
+          f"{per_stream:.2f} per stream (target 1), {idle_s:.2f} s, CPU {idle_cpu:.2f} s")
+    peak_kib = max(r["rss_kib"] for r in rounds)
+    print(f"peak RSS of the syncd process: {peak_kib / 1024:.0f} MiB")
     result = {
         "mailboxes": len(owners), "message_copies": messages, "event_occurrences": events,
-        "syncd_seconds": sync_s, "syncd_messages_per_s": rate, "syncd_requests": sync_requests,
-        "floor_seconds": floor_s, "floor_messages_per_s": floor_rate,
-        "floor_requests": floor_requests, "ratio_vs_floor": rate / floor_rate,
+        "rounds": rounds, "syncd_seconds": sync_s, "syncd_cpu_seconds": med["sync_cpu"],
+        "syncd_messages_per_s": rate, "syncd_requests": sync_requests,
+        "floor_seconds": floor_s, "floor_client_cpu_seconds": med["floor_cpu"],
+        "floor_messages_per_s": floor_rate,
+        "floor_requests": floor_requests, "ratio_vs_floor": ratio,
         "no_change_requests_per_stream": per_stream, "no_change_seconds": idle_s,
-        "peak_rss_mib": rss_kib / 1024, "summary": summary,
+        "peak_rss_mib": peak_kib / 1024, "summary": summary,
     }
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
     args.json_out.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")

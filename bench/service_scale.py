@@ -2,10 +2,12 @@
 
 In the same run:
 1. No-change pass over N mailboxes (default 250; the issue's 1,000 with --mailboxes 1000):
-   after a first full sync, every stream is made due and polled once more with nothing new.
-   Requests per stream (sandbox request log) and CPU per stream (the worker's own CPU time)
-   for the scheduler (`syncd run`) and, as the baseline, the old `run_pass` loop
-   (`syncd run --once`). Targets (issue 7): 1 request per stream, under 2 ms CPU per stream.
+   after a first full sync, every stream is made due and polled once more with nothing new,
+   --pass-repeat times (medians reported). Requests per stream (sandbox request log) and CPU
+   per stream (the worker process's own CPU time) for the scheduler (`syncd run`), the
+   `run_pass` loop (`syncd run --once`) as the baseline, and a floor: the same delta GETs
+   with requests and JSON decoding only. The sandbox keeps connections alive, as Graph does.
+   Targets (issue 7): 1 request per stream, under 2 ms CPU per stream.
    Peak RSS (VmHWM) of the scheduler worker.
 2. Capture throughput: a tenant of M mailboxes (default 24, 3,000 messages) synced from empty
    by K `syncd run` processes: SQLite (one writer), PostgreSQL with 1, 2 and 4 workers.
@@ -13,8 +15,9 @@ In the same run:
 
 Prints tables and writes JSON (default bench/results/service_scale.json).
 
-    python bench/service_scale.py [--mailboxes 1000] [--tp-mailboxes 24] [--tp-messages 3000]
-        [--postgres postgresql://postgres@127.0.0.1:5432/test] [--skip-throughput]
+    python bench/service_scale.py [--mailboxes 1000] [--pass-repeat 3] [--tp-mailboxes 24]
+        [--tp-messages 3000] [--repeat 1] [--postgres postgresql://postgres@127.0.0.1:5432/test]
+        [--skip-pass] [--skip-throughput]
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ def vm_hwm_kib() -> int:
 # ---- 1. no-change pass (runs in a child process: its CPU is the worker's alone) ------------
 
 
-def child_pass(config: Path, mode: str) -> None:
+def child_pass(config: Path, mode: str, repeat: int) -> None:
     from sqlalchemy import func, select, update
 
     from syncd.app import App
@@ -105,33 +108,37 @@ def child_pass(config: Path, mode: str) -> None:
 
         return datetime.fromtimestamp(t, UTC)
 
+    passes: list[dict[str, float]] = []
     if mode == "scheduler":
         scheduler_pass(time.time())  # first full sync
-        with session_scope(app.sessions) as s:
-            s.execute(update(Stream).values(poll_due_at=None))
-            s.execute(update(ServiceLease).values(due_at=since_dt(time.time() - 1)))
-        wall0, wall1, cpu, _units = scheduler_pass(time.time())
+        for _ in range(repeat):
+            with session_scope(app.sessions) as s:
+                s.execute(update(Stream).values(poll_due_at=None))
+                s.execute(update(ServiceLease).values(due_at=since_dt(time.time() - 1)))
+            wall0, wall1, cpu, _units = scheduler_pass(time.time())
+            passes.append({"start": wall0, "end": wall1, "cpu": cpu})
     else:
         run_pass(app)
-        wall0, cpu0 = time.time(), time.process_time()
-        run_pass(app)
-        cpu, wall1 = time.process_time() - cpu0, time.time()
+        for _ in range(repeat):
+            wall0, cpu0 = time.time(), time.process_time()
+            run_pass(app)
+            cpu, wall1 = time.process_time() - cpu0, time.time()
+            passes.append({"start": wall0, "end": wall1, "cpu": cpu})
     with session_scope(app.sessions) as s:
         streams = s.scalar(select(func.count()).select_from(Stream)) or 0
         links = [c for c in s.scalars(select(Stream.cursor)) if c and c.startswith("http")]
     rss = vm_hwm_kib()
     floor = {}
     if mode == "scheduler":
-        floor = floor_pass(app, links)
+        floor = {"passes": [floor_pass(app, links) for _ in range(repeat)],
+                 "streams": len(links)}
     app.close()
-    print(json.dumps({"start": wall0, "end": wall1, "cpu": cpu, "streams": streams,
-                      "rss_kib": rss, "floor": floor}))
+    print(json.dumps({"passes": passes, "streams": streams, "rss_kib": rss, "floor": floor}))
 
 
-def floor_pass(app: Any, links: list[str]) -> dict[str, Any]:
-    """The floor: the same no-change delta GETs with requests and JSON decoding, nothing else
-    (one thread; like the connector, a new TLS connection per request, because the sandbox's
-    werkzeug server closes every connection)."""
+def floor_pass(app: Any, links: list[str]) -> dict[str, float]:
+    """The floor: the same no-change delta GETs (the mail folders' deltaLinks) with requests
+    and JSON decoding, nothing else: one thread, one kept-alive connection, one token."""
     import requests
 
     conf = app.settings.connectors[0]
@@ -144,15 +151,17 @@ def floor_pass(app: Any, links: list[str]) -> dict[str, Any]:
     for link in links:
         session.get(link, headers=headers, timeout=30).json()
     cpu, wall1 = time.process_time() - cpu0, time.time()
-    return {"start": wall0, "end": wall1, "cpu": cpu, "streams": len(links)}
+    session.close()
+    return {"start": wall0, "end": wall1, "cpu": cpu}
 
 
-def no_change_pass(box: Sandbox, tmp: Path, mode: str) -> dict[str, Any]:
+def no_change_pass(box: Sandbox, tmp: Path, mode: str, repeat: int) -> dict[str, Any]:
     db = tmp / f"pass-{mode}.db"
     config = write_config(tmp / f"pass-{mode}.toml", box, f"sqlite:///{db}",
                           "mail_interval = 3600\ncalendar_interval = 3600\njitter = 0\n")
-    out = subprocess.run([sys.executable, __file__, "--child-pass", str(config), mode],
-                         env=child_env(), capture_output=True, text=True, check=False)
+    out = subprocess.run([sys.executable, __file__, "--child-pass", str(config), mode,
+                          str(repeat)], env=child_env(), capture_output=True, text=True,
+                         check=False)
     if out.returncode != 0:
         raise SystemExit(f"child {mode} failed:\n{out.stderr[-3000:]}")
     data = json.loads(out.stdout.strip().splitlines()[-1])
@@ -162,13 +171,19 @@ def no_change_pass(box: Sandbox, tmp: Path, mode: str) -> dict[str, Any]:
 
 
 def measured(box: Sandbox, data: dict[str, Any]) -> dict[str, Any]:
-    records = [r for r in list(box.request_log) if data["start"] <= r.time <= data["end"]]
-    per_mailbox = [r for r in records if r.mailbox]
-    data["requests_mailbox"] = len(per_mailbox)
-    data["requests_other"] = len(records) - len(per_mailbox)
-    data["requests_per_stream"] = len(per_mailbox) / max(1, data["streams"])
-    data["cpu_ms_per_stream"] = 1000 * data["cpu"] / max(1, data["streams"])
-    data["seconds"] = data["end"] - data["start"]
+    """Requests (from the sandbox's log) and CPU per stream of each pass, and their medians."""
+    log = list(box.request_log)
+    streams = max(1, data["streams"])
+    for p in data["passes"]:
+        records = [r for r in log if p["start"] <= r.time <= p["end"]]
+        per_mailbox = sum(1 for r in records if r.mailbox)
+        p["requests_mailbox"] = per_mailbox
+        p["requests_other"] = len(records) - per_mailbox
+        p["requests_per_stream"] = per_mailbox / streams
+        p["cpu_ms_per_stream"] = 1000 * p["cpu"] / streams
+        p["seconds"] = p["end"] - p["start"]
+    for name in ("requests_per_stream", "cpu_ms_per_stream", "seconds", "requests_other"):
+        data[name] = statistics.median(p[name] for p in data["passes"])
     return data
 
 
@@ -238,10 +253,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-pass", action="store_true")
     parser.add_argument("--json-out", type=Path,
                         default=REPO / "bench" / "results" / "service_scale.json")
-    parser.add_argument("--child-pass", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--pass-repeat", type=int, default=3,
+                        help="no-change passes per loop (medians are reported)")
+    parser.add_argument("--child-pass", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child_pass:
-        child_pass(Path(args.child_pass[0]), args.child_pass[1])
+        child_pass(Path(args.child_pass[0]), args.child_pass[1], int(args.child_pass[2]))
         return 0
     result: dict[str, Any] = {"mailboxes": args.mailboxes}
     with tempfile.TemporaryDirectory(prefix="syncd-bench-") as tmpdir:
@@ -261,10 +278,12 @@ def no_change_section(args: argparse.Namespace, tmp: Path, result: dict[str, Any
                        events=10, calls=0)
     with Sandbox(seed=3) as box:
         box.seed_demo(company)
-        passes = {mode: no_change_pass(box, tmp, mode) for mode in ("scheduler", "run_pass")}
+        passes = {mode: no_change_pass(box, tmp, mode, args.pass_repeat)
+                  for mode in ("scheduler", "run_pass")}
     result["no_change"] = passes
     print(f"\nNo-change pass over {args.mailboxes} mailboxes "
-          f"({passes['scheduler']['streams']} streams: inbox, sent items, calendar)")
+          f"({passes['scheduler']['streams']} streams: inbox, sent items, calendar; medians "
+          f"of {args.pass_repeat} passes; the floor GETs the mail folders' deltaLinks)")
     print(f"{'loop':28} {'req/stream':>11} {'CPU ms/stream':>14} {'other req':>10} "
           f"{'seconds':>8}")
     passes["floor"] = passes["scheduler"].pop("floor")
@@ -273,7 +292,7 @@ def no_change_section(args: argparse.Namespace, tmp: Path, result: dict[str, Any
                         ("floor", "floor: GET + JSON only")):
         p = passes[mode]
         print(f"{label:28} {p['requests_per_stream']:11.2f} {p['cpu_ms_per_stream']:14.2f} "
-              f"{p['requests_other']:10d} {p['seconds']:8.1f}")
+              f"{p['requests_other']:10.0f} {p['seconds']:8.1f}")
     s = passes["scheduler"]
     print(f"targets: 1 request/stream -> {s['requests_per_stream']:.2f} "
           f"({'met' if s['requests_per_stream'] <= 1.0 else 'NOT met'}); CPU < 2 ms/stream "

@@ -29,6 +29,7 @@ who-knows and path time, RSS.
 
     python bench/whoknows_eval.py [--corpus DIR] [--cutoff 2001-11-01] [--tune]
         [--synthetic-ties N] [--json-out FILE]
+    python bench/whoknows_eval.py --skip-eval --synthetic-ties 0 --repeat 9   # start-up only
 """
 
 from __future__ import annotations
@@ -409,6 +410,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--synthetic-ties", type=int, default=1_000_000,
                     help="size of the synthetic graph (0: skip)")
     ap.add_argument("--skip-performance", action="store_true")
+    ap.add_argument("--skip-eval", action="store_true",
+                    help="timings only: import (or reuse, with --workdir) the store and skip "
+                    "the MRR / hit@5 evaluation")
     ap.add_argument("--workdir", type=Path, default=None, help="keep the stores here")
     ap.add_argument("--json-out", type=Path,
                     default=REPO / "bench" / "results" / "whoknows_eval.json")
@@ -438,14 +442,17 @@ def main(argv: list[str] | None = None) -> int:
               f"{len(targets)} targets", file=sys.stderr)
         report.update(owners=len(c.owners), targets=len(targets), direct_share=share,
                       runs={})
-        for hl in args.half_life:
+        for hl in [] if args.skip_eval else args.half_life:
             db, config, secs = import_before(c, args.corpus, work, hl)
             print(f"imported (half-life {hl:g} days) in {secs:.1f}s", file=sys.stderr)
             results = evaluate(db, config, c, targets, cutoff)
             report["runs"][f"{hl:g}"] = results
             _print_table(results, share, hl, len(targets), cutoff)
         if not args.skip_performance:
-            db, config, _ = import_before(c, args.corpus, work, args.half_life[0])
+            db, config, secs = import_before(c, args.corpus, work, args.half_life[0])
+            if args.skip_eval:
+                print(f"imported (half-life {args.half_life[0]:g} days) in {secs:.1f}s",
+                      file=sys.stderr)
             perf = performance(db, config, targets, args.repeat)
             report["performance"] = perf
             _print_perf(perf)

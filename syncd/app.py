@@ -1,4 +1,8 @@
-"""The wiring of one syncd process: settings -> engine, sessions, policy, capturer."""
+"""The wiring of one syncd process: settings -> engine, sessions, policy, capturer.
+
+The capturer (and the connectors) are imported when first used: a query command such as
+`syncd who-knows` never captures, and its start-up time is a product target (issue 5).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,6 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from graph.privacy import OptOut
-from syncd.capture import Capturer
 from syncd.config import EwsConnector, MsGraphConnector, Settings
 from syncd.policy import Policy
 from syncd.store.db import ensure_schema, make_engine, session_factory
@@ -18,6 +20,7 @@ from syncd.store.db import ensure_schema, make_engine, session_factory
 if TYPE_CHECKING:
     from connectors.ews import EwsConnector as EwsConnectorImpl
     from connectors.msgraph import GraphConnector
+    from syncd.capture import Capturer
 
 
 @dataclass
@@ -48,6 +51,9 @@ class App:
 
     @cached_property
     def capturer(self) -> Capturer:
+        from graph.privacy import OptOut
+        from syncd.capture import Capturer
+
         return Capturer(self.policy, self.settings.graph.half_life_days,
                         OptOut(self.settings.graph.opt_out))
 
@@ -59,6 +65,11 @@ class App:
 
             connector = self._graph[conf.name] = build_graph_connector(conf, self.settings)
         return connector
+
+    def graph_connectors(self) -> dict[str, GraphConnector]:
+        """The Graph connectors built so far, by name (a copy: safe to read from another
+        thread while the scheduler builds more)."""
+        return dict(self._graph)
 
     def ews_connector(self, conf: EwsConnector) -> EwsConnectorImpl:
         """The EWS twin of `graph_connector` (issue 4). Raises ConfigError, ValueError."""

@@ -12,12 +12,13 @@ per page) because an import of a large mailbox spends most of its time here.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from connectors.base import Interaction as NInteraction
@@ -46,6 +47,9 @@ PARTICIPANT_PK = ("interaction_id", "person_id", "role")
 PARTICIPANT_COLUMNS = ("interaction_id", "person_id", "role", "response")
 CHUNK = 500  # bound on IN-list sizes (SQLite's variable limit, planner sanity)
 SENDER_ROLES = (Role.FROM, Role.ORGANIZER, Role.CALLER)
+# The same roles as plain strings, for the prepared participants (whose roles are plain str):
+# a set lookup instead of three enum comparisons, per participant of every message.
+SENDER_TEXT = frozenset(role.value for role in SENDER_ROLES)
 ROLE_TEXT = {role: role.value for role in Role}  # plain str for the drivers, without Enum costs
 
 
@@ -77,7 +81,7 @@ class _Prepared:
     @property
     def sender(self) -> str | None:
         for email, role, _, _ in self.participants:
-            if role in SENDER_ROLES:
+            if role in SENDER_TEXT:
                 return email
         return None
 
@@ -87,18 +91,35 @@ def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]
         yield values[i : i + size]
 
 
+def _lookup_persons(session: Session, keys: Sequence[str]) -> dict[str, tuple[int, str, bool]]:
+    """{email: (id, name, forgotten)} of the stored persons among `keys`."""
+    return {email: (pid, name, bool(forgotten)) for pid, email, name, forgotten in select_in(
+        session, "SELECT id, email, name, forgotten FROM persons WHERE email IN ({in})", keys)}
+
+
 def ensure_persons(
-    session: Session, names: dict[str, str], policy: Policy, now: datetime
+    session: Session, names: dict[str, str], policy: Policy, now: datetime, *,
+    known: dict[str, tuple[int, str, bool]] | None = None,
 ) -> tuple[dict[str, int], int]:
-    """Return {email: person id} for every key in `names`, creating the missing ones."""
+    """Return {email: person id} for every key in `names`, creating the missing ones.
+
+    `known` is `_lookup_persons` over (at least) these keys earlier in the same transaction:
+    capture looks a page's persons up once, for the forgotten filter and for this.
+    """
     keys = list(names)
+    if known is None:
+        known = _lookup_persons(session, keys)
     ids: dict[str, int] = {}
     unnamed: list[dict[str, Any]] = []
-    for pid, email, name in select_in(
-            session, "SELECT id, email, name FROM persons WHERE email IN ({in})", keys):
+    for email in keys:
+        row = known.get(email)
+        if row is None:
+            continue
+        pid, name = row[0], row[1]
         ids[email] = pid
         if not name and names[email]:
             unnamed.append({"id": pid, "name": names[email][:300]})
+    unnamed.sort(key=lambda r: r["id"])  # one lock order for concurrent workers (PostgreSQL)
     # A person first seen without a display name gets the first one a later message shows.
     update_rows(session, T_PERSON, ("id",), unnamed)
     # Sorted: concurrent mailbox threads on PostgreSQL otherwise take the unique-index locks
@@ -126,12 +147,6 @@ def ensure_persons(
     return ids, len(missing)
 
 
-def _excluded_persons(session: Session, keys: list[str]) -> set[str]:
-    return {row[0] for row in select_in(
-        session, "SELECT email FROM persons WHERE forgotten = {p} AND email IN ({in})", keys,
-        params=(True,))}
-
-
 def _facts(
     session: Session, person_ids: dict[str, int], emails: set[str], policy: Policy
 ) -> dict[str, PersonFacts]:
@@ -139,30 +154,22 @@ def _facts(
     by_id = {person_ids[e]: e for e in emails}
     contacts: dict[int, tuple[int, int | None]] = {}
     leads: dict[int, int] = {}
-    for part in _chunks(ids):
-        # A contact or lead merged into another (syncd.lifecycle.merge) stands for its survivor.
-        for cid, pid, acc in session.execute(
-            select(func.coalesce(m.Contact.merged_into_id, m.Contact.id), m.Contact.person_id,
-                   m.Contact.account_id).where(
-                m.Contact.person_id.in_(part)
-            )
-        ):
-            contacts[pid] = (cid, acc)
-        for lid, pid in session.execute(
-            select(func.coalesce(m.Lead.merged_into_id, m.Lead.id), m.Lead.person_id).where(
-                m.Lead.person_id.in_(part), m.Lead.status.in_(("open", "merged"))
-            )
-        ):
-            leads.setdefault(pid, lid)
+    # Plain SQL through select_in, not ORM selects: these run for every page and SQLAlchemy's
+    # statement caching and result processing cost more than SQLite answering them.
+    # A contact or lead merged into another (syncd.lifecycle.merge) stands for its survivor.
+    for cid, pid, acc in select_in(
+            session, "SELECT COALESCE(merged_into_id, id), person_id, account_id FROM contacts "
+            "WHERE person_id IN ({in})", ids):
+        contacts[pid] = (cid, acc)
+    for lid, pid in select_in(
+            session, "SELECT COALESCE(merged_into_id, id), person_id FROM leads "
+            "WHERE status IN ({p}, {p}) AND person_id IN ({in})", ids,
+            params=("open", "merged")):
+        leads.setdefault(pid, lid)
     domains = sorted({domain_of(e) for e in emails} - {""})
-    accounts: dict[str, int] = {}
-    for part in _chunks(domains):
-        for dom, acc in session.execute(
-            select(m.AccountDomain.domain, m.AccountDomain.account_id).where(
-                m.AccountDomain.domain.in_(part)
-            )
-        ):
-            accounts[dom] = acc
+    accounts: dict[str, int] = {dom: acc for dom, acc in select_in(
+        session, "SELECT domain, account_id FROM account_domains WHERE domain IN ({in})",
+        domains)}
     out = {}
     for pid, email in by_id.items():
         contact = contacts.get(pid)
@@ -175,6 +182,14 @@ def _facts(
             account_id_by_domain=None if policy.is_free_mail(email) else accounts.get(dom),
         )
     return out
+
+
+def decision_text(decision: Decision, memo: dict[Decision, str]) -> str:
+    """`decision.as_json()` serialised as the store's JSON column does (json.dumps)."""
+    text = memo.get(decision)
+    if text is None:
+        text = memo[decision] = json.dumps(decision.as_json())
+    return text
 
 
 def internal_user_emails(session: Session) -> frozenset[str]:
@@ -205,7 +220,9 @@ class Capturer:
         now = now or datetime.now(UTC)
         result = PageResult(items_seen=page.items_seen or len(page.interactions))
         users = internal_user_emails(session)
-        prepared = self._prepare(session, page.interactions)
+        all_keys = sorted({p.email for it in page.interactions for p in it.participants})
+        known = _lookup_persons(session, all_keys)
+        prepared = self._prepare(page.interactions, {k for k, v in known.items() if v[2]})
 
         names: dict[str, str] = {}
         for p in prepared:
@@ -214,7 +231,8 @@ class Capturer:
                     names[email] = name
                 else:
                     names.setdefault(email, "")
-        person_ids, result.persons_new = ensure_persons(session, names, self.policy, now)
+        person_ids, result.persons_new = ensure_persons(session, names, self.policy, now,
+                                                        known=known)
 
         existing: dict[str, tuple[int, int]] = {
             key: (iid, version) for iid, key, version in select_in(
@@ -226,12 +244,10 @@ class Capturer:
         fingerprints = list({p.item.fingerprint for p in prepared
                              if p.item.fingerprint and p.item.natural_key not in existing})
         by_fingerprint: dict[str, tuple[int, int]] = {}
-        for part in _chunks(fingerprints):
-            for iid, fp, version in session.execute(
-                select(m.Interaction.id, m.Interaction.fingerprint, m.Interaction.version).where(
-                    m.Interaction.fingerprint.in_(part), m.Interaction.kind == "email")
-            ):
-                by_fingerprint.setdefault(str(fp), (iid, version))
+        for iid, fp, version in select_in(
+                session, "SELECT id, fingerprint, version FROM interactions "
+                "WHERE kind = {p} AND fingerprint IN ({in})", fingerprints, params=("email",)):
+            by_fingerprint.setdefault(str(fp), (iid, version))
         for p in prepared:
             fp = p.item.fingerprint
             if p.item.natural_key not in existing and fp in by_fingerprint:
@@ -287,9 +303,9 @@ class Capturer:
 
     # -- steps -------------------------------------------------------------------------
 
-    def _prepare(self, session: Session, items: list[NInteraction]) -> list[_Prepared]:
-        all_keys = sorted({p.email for it in items for p in it.participants})
-        gone = _excluded_persons(session, all_keys) if all_keys else set()
+    def _prepare(self, items: list[NInteraction], gone: set[str]) -> list[_Prepared]:
+        """Participants minus the forgotten (`gone`) and blocked ones, deduplicated."""
+        is_blocked = self.policy.is_blocked
         out = []
         for it in items:
             kept: list[tuple[str, str, str, str | None]] = []
@@ -297,18 +313,20 @@ class Capturer:
             seen: set[tuple[str, str]] = set()
             sender_blocked: str | None = None
             for part in it.participants:
-                if part.email in gone:
+                email, role = part.email, part.role
+                if email in gone:
                     continue
-                if self.policy.is_blocked(part.email):
-                    if part.email not in blocked:
-                        blocked.append(part.email)
-                    if part.role in SENDER_ROLES:
-                        sender_blocked = part.email
+                if is_blocked(email):
+                    if email not in blocked:
+                        blocked.append(email)
+                    if role in SENDER_ROLES:
+                        sender_blocked = email
                     continue
-                if (part.email, part.role) in seen:
+                pair = (email, role)
+                if pair in seen:
                     continue
-                seen.add((part.email, part.role))
-                kept.append((part.email, ROLE_TEXT[part.role], part.name, part.response))
+                seen.add(pair)
+                kept.append((email, ROLE_TEXT[role], part.name, part.response))
             out.append(_Prepared(it, kept, blocked, sender_blocked))
         return out
 
@@ -324,10 +342,14 @@ class Capturer:
         policy = self.policy
         decisions = self._decide(session, items, person_ids, users)
         rows = []
+        # The JSON text of each distinct decision, once: a page's decisions are a handful of
+        # shapes ("internal only", "external: contact 12"), and serialising one per row showed
+        # in profiles. The text is exactly what the JSON column would store for the dict.
+        decision_json: dict[Decision, str] = {}
         for p in items:
             it = p.item
             sender = p.sender
-            others = [e for e, role, _, _ in p.participants if role not in SENDER_ROLES]
+            others = [e for e, role, _, _ in p.participants if role not in SENDER_TEXT]
             decision = decisions[it.natural_key]
             rows.append(
                 {
@@ -346,7 +368,7 @@ class Capturer:
                     "version": it.version,
                     "participant_count": len(p.participants),
                     "captured": decision.captured,
-                    "decision": decision.as_json(),
+                    "decision": decision_text(decision, decision_json),
                     "created_at": now,
                 }
             )
@@ -382,11 +404,9 @@ class Capturer:
         users: frozenset[str],
     ) -> dict[str, Decision]:
         policy = self.policy
-        robots = {e for p in items for e, *_ in p.participants if policy.is_automated(e)}
+        everyone = {x[0] for p in items for x in p.participants}
         externals = {
-            email
-            for p in items
-            for email, _, _, _ in p.participants
+            email for email in everyone
             if email not in users and not policy.is_internal(email)
             and not email.startswith("x500:")
         }
@@ -394,12 +414,13 @@ class Capturer:
         decisions: dict[str, Decision] = {}
         for p in items:
             sender = p.sender
-            ext = [facts[e] for e in dict.fromkeys(e for e, *_ in p.participants) if e in facts]
+            ext = [facts[e] for e in dict.fromkeys(x[0] for x in p.participants) if e in facts]
             decisions[p.item.natural_key] = policy.decide(
                 kind=str(p.item.kind),
                 sender=p.sender_blocked or sender,
                 is_private=p.item.is_private,
-                is_automated=p.item.is_automated or sender in robots,
+                is_automated=p.item.is_automated
+                or (sender is not None and policy.is_automated(sender)),
                 external=ext,
                 blocked=p.blocked,
             )
@@ -419,40 +440,42 @@ class Capturer:
         Returns how many interactions became activities."""
         ids = list({interaction_ids[p.item.natural_key] for p in items})
         stored: dict[int, list[tuple[str, str, str, str | None]]] = {i: [] for i in ids}
+        have_by: dict[int, set[tuple[str, str]]] = {i: set() for i in ids}  # (email, role)
         captured: set[int] = set()
         for iid, email, role, response in select_in(
                 session, "SELECT pa.interaction_id, p.email, pa.role, pa.response "
                 "FROM participants pa JOIN persons p ON p.id = pa.person_id "
                 "WHERE pa.interaction_id IN ({in})", ids):
             stored[iid].append((email, role, "", response))
+            have_by[iid].add((email, role))
         captured.update(row[0] for row in select_in(
             session, "SELECT id FROM interactions WHERE captured = {p} AND id IN ({in})", ids,
             params=(True,)))
         gained: dict[int, _Prepared] = {}
+        added: list[tuple[int, int, str, str | None]] = []
         for p in items:
             iid = interaction_ids[p.item.natural_key]
-            have = {(e, r) for e, r, _, _ in stored[iid]}
+            have = have_by[iid]
             extra = [x for x in p.participants if (x[0], x[1]) not in have]
             if not extra:
                 continue
             stored[iid].extend(extra)
-            insert_tuples(session, T_PARTICIPANT, PARTICIPANT_COLUMNS,
-                          [(iid, person_ids[e], r, resp) for e, r, _, resp in extra],
-                          conflict=PARTICIPANT_PK)
+            have.update((x[0], x[1]) for x in extra)
+            added.extend((iid, person_ids[e], r, resp) for e, r, _, resp in extra)
             gained[iid] = _Prepared(p.item, stored[iid], p.blocked, p.sender_blocked)
-        for iid, p in gained.items():
-            session.execute(update(m.Interaction).where(m.Interaction.id == iid).values(
-                participant_count=len(p.participants)))
+        insert_tuples(session, T_PARTICIPANT, PARTICIPANT_COLUMNS, added,
+                      conflict=PARTICIPANT_PK)
+        update_rows(session, T_INTERACTION, ("id",),
+                    [{"participant_count": len(p.participants), "id": iid}
+                     for iid, p in gained.items()])
         retry = [p for iid, p in gained.items() if iid not in captured]
         if not retry:
             return 0
         decisions = self._decide(session, retry, person_ids, users)
         now_captured = [p for p in retry if decisions[p.item.natural_key].captured]
-        for p in now_captured:
-            d = decisions[p.item.natural_key]
-            session.execute(update(m.Interaction).where(
-                m.Interaction.id == interaction_ids[p.item.natural_key]).values(
-                captured=True, decision=d.as_json()))
+        update_rows(session, T_INTERACTION, ("id",),
+                    [{"captured": True, "decision": decisions[p.item.natural_key].as_json(),
+                      "id": interaction_ids[p.item.natural_key]} for p in now_captured])
         return self._write_activities(session, now_captured, decisions, person_ids,
                                       interaction_ids, now)
 
@@ -473,14 +496,9 @@ class Capturer:
                 for p in chosen]
         insert_rows(session, T_ACTIVITY, rows, conflict=["interaction_id"])
         ids = {p.item.natural_key: interaction_ids[p.item.natural_key] for p in chosen}
-        activity_ids: dict[int, int] = {}
-        for part in _chunks(list(ids.values())):
-            for aid, iid in session.execute(
-                select(m.Activity.id, m.Activity.interaction_id).where(
-                    m.Activity.interaction_id.in_(part)
-                )
-            ):
-                activity_ids[iid] = aid
+        activity_ids: dict[int, int] = {iid: aid for aid, iid in select_in(
+            session, "SELECT id, interaction_id FROM activities WHERE interaction_id IN ({in})",
+            list(ids.values()))}
         links: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         for p in chosen:
@@ -549,6 +567,14 @@ class Capturer:
             )
             if lead is None:
                 person = session.get_one(m.Person, pid)
+                # The same name as a contact of the account owning this domain: another
+                # address of that contact, not a new lead (issue 8, syncd.lifecycle.leads).
+                from syncd.lifecycle.leads import link_to_contact  # imports this module
+
+                known = link_to_contact(session, pid, person.name, "", domain_of(email), now)
+                if known is not None:
+                    out[email] = ("contact", known.id)
+                    continue
                 lead = m.Lead(person_id=pid, name=person.name, company=domain_of(email),
                               source="auto-capture", created_at=now)
                 session.add(lead)
@@ -582,7 +608,7 @@ class Capturer:
             sender = p.sender
             if sender is not None and (it.is_automated or self.policy.is_automated(sender)):
                 continue  # robots are not relationships
-            recips = [(e, role) for e, role, _, _ in p.participants if role not in SENDER_ROLES]
+            recips = [(e, role) for e, role, _, _ in p.participants if role not in SENDER_TEXT]
             kind = it.kind.value
             duration = ((it.ended_at - it.occurred_at).total_seconds()
                         if kind == "call" and it.ended_at is not None else None)

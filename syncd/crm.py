@@ -202,25 +202,24 @@ def import_contacts(session: Session, path: Path, policy: Policy) -> ImportSumma
 
 
 def import_leads(session: Session, path: Path, policy: Policy) -> ImportSummary:
+    """Each row goes through syncd.lifecycle.leads.upsert_lead, the one matching rule for every
+    way leads arrive (CLI, forms, imports, auto-capture): an address that is already a contact
+    or a lead, or the name and company of an existing contact, creates no lead."""
+    # Imported here: syncd.lifecycle uses this module's company-name normalisation.
+    from syncd.lifecycle import LifecycleError
+    from syncd.lifecycle.leads import upsert_lead
+
     out = ImportSummary()
-    now = datetime.now(UTC)
-    for row, pid, key in _person_rows(session, policy, path, out):
-        if session.scalar(select(m.Contact.id).where(m.Contact.person_id == pid)):
-            out.unchanged += 1  # already a contact: a lead would be a duplicate
+    for lineno, row in read_rows(path):
+        try:
+            _, created = upsert_lead(
+                session, email=row.get("email", ""), first_name=row.get("name", ""),
+                company=row.get("company", ""), title=row.get("title", ""),
+                phone=row.get("phone", ""), source=row.get("source", "") or "import",
+                policy=policy)
+        except LifecycleError as exc:
+            out.problems.append(f"{path.name}:{lineno}: {exc}")
             continue
-        lead = session.scalar(
-            select(m.Lead).where(m.Lead.person_id == pid, m.Lead.status == "open")
-        )
-        if lead is None:
-            lead = m.Lead(person_id=pid, name=row.get("name", ""), company=row.get("company", ""),
-                          title=row.get("title", ""), phone=row.get("phone", ""),
-                          source=row.get("source", "") or "import", created_at=now)
-            session.add(lead)
-            session.flush()
-            session.add(m.Event(type="lead.created", created_at=now,
-                                payload={"lead_id": lead.id, "email": key,
-                                         "source": lead.source}))
-            out.created += 1
-        else:
-            out.unchanged += 1
+        out.created += created
+        out.unchanged += not created
     return out

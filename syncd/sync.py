@@ -4,7 +4,8 @@
 Failures are contained where they happen: a stream that fails records its error and backs off
 alone; a mailbox whose credentials or permissions fail stops for this pass; the other mailboxes
 and connectors carry on. Mailboxes of one connector are synced in parallel threads, each
-holding database sessions only around its writes.
+holding database sessions only around its writes. A stream with nothing new costs one request
+and no transaction of its own (`syncd.service.nochange`, as in the scheduler).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from connectors.base import AuthError, ConnectorError, Stream, ThrottledError
+from connectors.base import AuthError, ConnectorError, Page, Stream, ThrottledError
 from syncd.app import App
 from syncd.capture import PageResult
 from syncd.config import (
@@ -31,6 +32,14 @@ from syncd.config import (
 )
 from syncd.importer import run_import
 from syncd.runner import run_stream
+from syncd.service.nochange import (
+    Prefetched,
+    StoredStream,
+    empty_page_values,
+    is_empty_round_end,
+    probe,
+    store_rows,
+)
 from syncd.store import models as m
 from syncd.store.db import session_scope
 
@@ -71,15 +80,21 @@ class PassReport:
 
 
 def _not_due(app: App, connector: str, keys: Iterable[str], now: datetime,
-             include_stopped: bool) -> set[str]:
-    """Streams backing off, and stopped streams (which wait for an operator)."""
+             include_stopped: bool) -> tuple[set[str], dict[str, StoredStream]]:
+    """Streams backing off, and stopped streams (which wait for an operator); and what the
+    no-change fast path (`syncd.service.nochange`) needs of every stored row, same query."""
     keys = list(keys)
     with session_scope(app.sessions) as s:
-        rows = s.execute(select(m.Stream.key, m.Stream.next_due_at, m.Stream.phase).where(
+        rows = s.execute(select(m.Stream.key, m.Stream.next_due_at, m.Stream.phase,
+                                m.Stream.id, m.Stream.cursor, m.Stream.mailbox_id,
+                                m.Stream.resync_started_at).where(
             m.Stream.connector == connector, m.Stream.key.in_(keys))).all()
-    return {k for k, due, phase in rows
-            if (due is not None and due > now and not include_stopped)
-            or (phase == "stopped" and not include_stopped)}
+    waiting = {k for k, due, phase, *_ in rows
+               if (due is not None and due > now and not include_stopped)
+               or (phase == "stopped" and not include_stopped)}
+    stored = {k: StoredStream(sid, cursor, mailbox_id is not None, resync is not None)
+              for k, _due, _phase, sid, cursor, mailbox_id, resync in rows}
+    return waiting, stored
 
 
 def run_pass(app: App, *, only: str | None = None,
@@ -150,26 +165,43 @@ def _run_graph(app: App, conn: MsGraphConnector | EwsConnector, report: PassRepo
 def _run_streams(app: App, connector: str, streams: list[Stream], report: PassReport,
                  now: datetime, on_stream: Callable[[str], None] | None, *,
                  mailbox: str | None = None, display_name: str = "") -> None:
-    waiting = _not_due(app, connector, (s.key for s in streams), now,
-                       include_stopped=report.allow_mass_deletion)
-    for stream in streams:
-        if stream.key in waiting:
-            with report._lock:
-                report.streams_skipped += 1
-            continue
-        if on_stream is not None:
-            on_stream(stream.key)
-        try:
-            run = run_stream(app.sessions, app.capturer, connector, stream, mailbox=mailbox,
-                             display_name=display_name,
-                             allow_mass_deletion=report.allow_mass_deletion)
-        except AuthError as exc:
-            report.add_error(connector, mailbox or stream.key, exc)
-            return  # the mailbox's other streams would fail the same way
-        except ThrottledError as exc:
-            report.add_error(connector, stream.key, exc)
-            return  # back off this mailbox alone; the others keep going
-        except ConnectorError as exc:
-            report.add_error(connector, stream.key, exc)
-            continue
-        report.add_result(run.result)
+    waiting, stored = _not_due(app, connector, (s.key for s in streams), now,
+                               include_stopped=report.allow_mass_deletion)
+    # Streams whose poll read only an empty page from the stored cursor: their rows are
+    # written together at the end, one transaction for the mailbox (`nochange`).
+    empty: list[dict[str, Any]] = []
+    try:
+        for stream in streams:
+            if stream.key in waiting:
+                with report._lock:
+                    report.streams_skipped += 1
+                continue
+            if on_stream is not None:
+                on_stream(stream.key)
+            target: Stream = stream
+            row = stored.get(stream.key)
+            if row is not None and row.probe:
+                outcome = probe(stream, row.cursor)
+                if isinstance(outcome, Page) and is_empty_round_end(outcome, row):
+                    empty.append(empty_page_values(row.id, outcome, datetime.now(UTC)))
+                    report.add_result(PageResult(items_seen=outcome.items_seen))
+                    continue
+                target = Prefetched(stream, row.cursor, outcome)
+            try:
+                run = run_stream(app.sessions, app.capturer, connector, target,
+                                 mailbox=mailbox, display_name=display_name,
+                                 allow_mass_deletion=report.allow_mass_deletion)
+            except AuthError as exc:
+                report.add_error(connector, mailbox or stream.key, exc)
+                return  # the mailbox's other streams would fail the same way
+            except ThrottledError as exc:
+                report.add_error(connector, stream.key, exc)
+                return  # back off this mailbox alone; the others keep going
+            except ConnectorError as exc:
+                report.add_error(connector, stream.key, exc)
+                continue
+            report.add_result(run.result)
+    finally:
+        if empty:
+            with session_scope(app.sessions) as s:
+                store_rows(s, empty)

@@ -40,7 +40,7 @@ from connectors.base import (
 from connectors.ews.mail import graph_address, iso, legacy_dns
 from connectors.ews.resolve import LegacyDnResolver
 from connectors.ews.rounds import decode_cursor, encode_cursor
-from connectors.ews.session import translate
+from connectors.ews.session import named, translate
 from connectors.msgraph.calendar import normalize_event
 from connectors.msgraph.mail import excerpt
 from connectors.normalize import parse_date
@@ -127,8 +127,11 @@ class EwsCalendarStream(NamedStream):
         now: Callable[[], datetime],
         reauthenticate: Callable[[], None] = lambda: None,
         sleep: Callable[[float], None] = time.sleep,
+        connector: str = "",
     ) -> None:
         self._account = account
+        # Error messages start with the connector and its credentials (session.describe).
+        self._who = f"{connector}: " if connector else ""
         self._reauthenticate = reauthenticate
         self._resolver = resolver
         self._page_size = max(1, page_size)
@@ -143,7 +146,7 @@ class EwsCalendarStream(NamedStream):
 
     @property
     def _what(self) -> str:
-        return f"the calendar of {self._owner}"
+        return f"{self._who}the calendar of {self._owner}"
 
     def window(self) -> tuple[datetime, datetime]:
         """[now - backfill, now + horizon], widened to whole UTC days (as the Graph stream)."""
@@ -158,9 +161,9 @@ class EwsCalendarStream(NamedStream):
         while True:
             try:
                 return self._fetch(cursor)
-            except AuthError:
+            except AuthError as exc:
                 if refreshed:
-                    raise
+                    raise named(exc, self._what, self._who) from exc
                 self._reauthenticate()  # an expired token: refresh once, then report
                 refreshed = True
             except ThrottledError as exc:

@@ -127,7 +127,7 @@ class EwsConnector:
                 return self._names[address]
         def resolve() -> list[Any]:
             account = self.accounts.account(address)
-            with translate(f"resolving {address}"):
+            with translate(f"{self.accounts.who}: resolving {address}"):
                 return list(account.protocol.resolve_names([address]))
 
         try:
@@ -164,13 +164,13 @@ class EwsConnector:
             streams.append(EwsMailStream(
                 account, operator.attrgetter(attribute), address, name.lower(),
                 self.resolver, page_size=s.page_size, max_retry_wait=s.max_retry_wait,
-                reauthenticate=lambda: self.reauthenticate(address)))
+                reauthenticate=lambda: self.reauthenticate(address), connector=self.accounts.who))
         if s.calendar:
             streams.append(EwsCalendarStream(
                 account, address, self.resolver, page_size=s.page_size,
                 backfill_days=s.calendar_backfill_days, horizon_days=s.calendar_horizon_days,
                 max_retry_wait=s.max_retry_wait, now=self._now,
-                reauthenticate=lambda: self.reauthenticate(address)))
+                reauthenticate=lambda: self.reauthenticate(address), connector=self.accounts.who))
         return streams
 
     def reauthenticate(self, address: str) -> None:
@@ -217,7 +217,8 @@ class EwsConnector:
         for mailbox in mailboxes:
             try:
                 account = self.accounts.account(mailbox.address)
-                with translate(f"reading the folders of {mailbox.address}"):
+                with translate(f"{self.accounts.who}: reading the folders of "
+                               f"{mailbox.address}"):
                     _ = account.inbox.total_count
                     if self.settings.calendar:
                         _ = account.calendar.total_count

@@ -27,7 +27,7 @@ from connectors.base import (
 )
 from connectors.ews.resolve import LegacyDnResolver
 from connectors.ews.rounds import LiveRound, decode_cursor, encode_cursor
-from connectors.ews.session import translate
+from connectors.ews.session import named, translate
 from connectors.msgraph.mail import excerpt, normalize_message
 
 log = logging.getLogger(__name__)
@@ -136,8 +136,11 @@ class EwsMailStream(NamedStream):
         max_retry_wait: float,
         reauthenticate: Callable[[], None] = lambda: None,
         sleep: Callable[[float], None] = time.sleep,
+        connector: str = "",
     ) -> None:
         self._account = account
+        # Error messages start with the connector and its credentials (session.describe).
+        self._who = f"{connector}: " if connector else ""
         self._reauthenticate = reauthenticate
         self._folder = folder
         self.label = label
@@ -150,7 +153,7 @@ class EwsMailStream(NamedStream):
 
     @property
     def _what(self) -> str:
-        return f"the {self.label} folder of {self._owner}"
+        return f"{self._who}the {self.label} folder of {self._owner}"
 
     def fetch_page(self, cursor: str | None) -> Page:
         """The next page of the current sync round (module doc of rounds.py).
@@ -163,10 +166,10 @@ class EwsMailStream(NamedStream):
         while True:
             try:
                 return self._fetch(cursor)
-            except AuthError:
+            except AuthError as exc:
                 self._round = None
                 if refreshed:
-                    raise
+                    raise named(exc, self._what, self._who) from exc
                 self._reauthenticate()  # an expired token: refresh once, then report
                 refreshed = True
             except ThrottledError as exc:

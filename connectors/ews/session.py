@@ -5,8 +5,11 @@ Why one exchangelib Protocol per mailbox: exchangelib caches a Protocol per (end
 credentials) and keeps its session pool and back-off there. Shared by every mailbox, one
 mailbox's ErrorServerBusy would shrink the pool (and, under FaultTolerance, set a back-off)
 for all of them. Our credentials carry the mailbox they serve, which makes the cache key
-per mailbox: throttling stays with the throttled mailbox (DESIGN contract 4). Retries are ours
-(FailFast in exchangelib), so a wait is visible and bounded per mailbox.
+per mailbox: throttling stays with the throttled mailbox (DESIGN contract 4). They carry the
+connector and its auth kind too: the cache key has no auth type, so two connectors with the
+same account (one NTLM, one Basic; or two names) would otherwise share the first one's
+Protocol, its auth type, limits and sessions, and closing one would close the other's.
+Retries are ours (FailFast in exchangelib), so a wait is visible and bounded per mailbox.
 
 Tokens (OAuth2): msal owns them (M365-NOTES 3.1, pitfall 0.5). exchangelib's own
 client-credentials class fetches from the hard-coded login.microsoftonline.com and drops its
@@ -16,6 +19,7 @@ token on every session close; the authorization-code subclass below only ever as
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -108,9 +112,53 @@ class _EwsAdapter(HTTPAdapter):
 
 
 def install_adapter() -> None:
-    """Make exchangelib use `_EwsAdapter` (process-wide: its adapter class is global)."""
+    """Make exchangelib use `_EwsAdapter` (process-wide: its adapter class is global), and
+    keep credentials out of its logs."""
     if BaseProtocol.HTTP_ADAPTER_CLS is not _EwsAdapter:
         BaseProtocol.HTTP_ADAPTER_CLS = _EwsAdapter
+    install_log_redaction()
+
+
+# ---- logs ----------------------------------------------------------------------------------
+
+# At DEBUG, exchangelib logs every request's headers (util.post_ratelimited), Basic
+# credentials and NTLM/Bearer tokens included, and requests-oauthlib logs the token it adds
+# ("Adding token {...}"). Secrets never sit in the logs (DESIGN contract 6): these loggers'
+# records are redacted before any handler sees them.
+REDACTED_LOGGERS = ("exchangelib.util", "requests_oauthlib.oauth2_session")
+_SECRETS = re.compile(
+    r"""(?P<header>['"]?(?:proxy-)?authorization['"]?\s*[:=]\s*['"]?)(?P<scheme>[A-Za-z]+)\s+"""
+    r"""[^'"\s,}]+"""
+    r"""|(?P<field>['"](?:access_token|refresh_token|id_token)['"]\s*:\s*['"])[^'"]+""",
+    re.IGNORECASE)
+
+
+def _redact(match: re.Match[str]) -> str:
+    if match.group("header") is not None:
+        return f"{match.group('header')}{match.group('scheme')} [redacted]"
+    return f"{match.group('field')}[redacted]"
+
+
+class RedactCredentials(logging.Filter):
+    """Replaces Authorization header values and OAuth token fields in a record's message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is the logging module's to report
+            return True
+        redacted = _SECRETS.sub(_redact, message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def install_log_redaction() -> None:
+    """Idempotent: one `RedactCredentials` on each of `REDACTED_LOGGERS`."""
+    for name in REDACTED_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactCredentials) for f in logger.filters):
+            logger.addFilter(RedactCredentials())
 
 
 def trust(endpoint: str, ca_bundle: str) -> None:
@@ -127,10 +175,12 @@ class MsalCredentials(OAuth2AuthorizationCodeCredentials):  # type: ignore[misc]
     """OAuth2 for exchangelib with msal as the only token source. ``anchor`` (the mailbox)
     takes part in exchangelib's equality and hash, hence in its Protocol cache key."""
 
-    def __init__(self, fetch: Callable[[], str], anchor: str, lifetime: float = 3000.0) -> None:
+    def __init__(self, fetch: Callable[[], str], anchor: str, lifetime: float = 3000.0,
+                 connector_key: str = "") -> None:
         self._fetch = fetch
         self._lifetime = lifetime
         self.anchor = anchor
+        self.connector_key = connector_key  # part of the Protocol cache key (module doc)
         # identity: exchangelib adds ExchangeImpersonation to protocol-level services
         # (ResolveNames) from it, which app-only tokens need on Exchange Online.
         super().__init__(access_token=self._token(),
@@ -149,9 +199,10 @@ class MsalCredentials(OAuth2AuthorizationCodeCredentials):  # type: ignore[misc]
 class AnchoredCredentials(Credentials):  # type: ignore[misc]
     """Username/password (NTLM or Basic) with the mailbox as part of the Protocol key."""
 
-    def __init__(self, username: str, password: str, anchor: str) -> None:
+    def __init__(self, username: str, password: str, anchor: str, connector_key: str = "") -> None:
         super().__init__(username=username, password=password)
         self.anchor = anchor
+        self.connector_key = connector_key  # part of the Protocol cache key (module doc)
 
 
 # ---- accounts ------------------------------------------------------------------------------
@@ -167,6 +218,7 @@ class AccountPool:
         self._version: Version | None = _configured_version(settings.version)
         self._endpoint: str | None = settings.service_endpoint
         self._lock = threading.Lock()
+        self.who = describe(settings)
         install_adapter()
         if settings.ca_bundle is not None and self._endpoint:
             trust(self._endpoint, str(settings.ca_bundle))
@@ -177,7 +229,7 @@ class AccountPool:
             found = self._accounts.get(address)
         if found is not None:
             return found
-        with translate(f"opening the mailbox {address}"):
+        with translate(f"{self.who}: opening the mailbox {address}"):
             account = self._open(address)
         with self._lock:
             return self._accounts.setdefault(address, account)
@@ -187,10 +239,11 @@ class AccountPool:
         if s.auth == "oauth2":
             if self._token is None:
                 raise AuthError(f"connector {s.name!r}: OAuth2 needs client_id and a secret")
-            return MsalCredentials(self._token, address)
+            return MsalCredentials(self._token, address, connector_key=f"{s.name}|{s.auth}")
         if not s.username or s.password is None:
             raise AuthError(f"connector {s.name!r}: {s.auth} needs username and password")
-        return AnchoredCredentials(s.username, s.password, address)
+        return AnchoredCredentials(s.username, s.password, address,
+                                   connector_key=f"{s.name}|{s.auth}")
 
     def _open(self, address: str) -> Account:
         s = self.settings
@@ -238,6 +291,23 @@ class AccountPool:
                                              None)
 
 
+def describe(settings: EwsSettings) -> str:
+    """The connector and whose credentials it uses, for error messages: the account name is
+    what an admin needs to fix a refused login, the secret never appears."""
+    if settings.auth == "oauth2":
+        return f"connector {settings.name!r} (OAuth2 app {settings.client_id})"
+    return f"connector {settings.name!r} ({settings.auth.upper()} as {settings.username})"
+
+
+def named(exc: AuthError, what: str, who: str) -> AuthError:
+    """``exc`` with ``what`` (connector, folder, mailbox) in front unless it already starts
+    with ``who`` (the connector, session.describe: such messages name their mailbox): a
+    refused login may surface in a ResolveNames call that names only a legacy DN."""
+    if who and str(exc).startswith(who):
+        return exc
+    return AuthError(f"{what}: {exc}")
+
+
 def _configured_version(name: str | None) -> Version | None:
     if not name:
         return None
@@ -278,6 +348,10 @@ def translate(what: str) -> Iterator[None]:
                                  "(ErrorInvalidSyncStateData)") from exc
     except _GONE as exc:
         raise StreamGoneError(f"{what}: {type(exc).__name__}: {exc}") from exc
+    except ews_errors.UnauthorizedError as exc:
+        # FailFast's reading of a 401 (NTLM/Basic: a wrong password, a locked or unknown
+        # account); its text names the endpoint, not the credentials.
+        raise AuthError(f"{what}: the server refused the credentials ({exc})") from exc
     except _AUTH as exc:
         raise AuthError(f"{what}: {type(exc).__name__}: {exc} (check the credentials and the "
                         "ApplicationImpersonation role / full_access_as_app permission)") from exc

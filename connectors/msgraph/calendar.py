@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -46,7 +47,7 @@ from connectors.base import (
     meeting_key,
 )
 from connectors.msgraph import operations
-from connectors.msgraph.mail import build_page, excerpt
+from connectors.msgraph.mail import build_page, excerpt, graph_time, participant, subject_text
 from connectors.msgraph.settings import MailboxInfo
 from connectors.msgraph.transport import GraphCall, GraphTransport
 from connectors.normalize import decode_header_text, normalize_address, parse_date
@@ -68,6 +69,7 @@ _RESPONSES = {
 }
 
 
+@lru_cache(maxsize=1 << 14)  # pure; an occurrence's iCalUId recurs in every attendee's calendar
 def series_uid(ical_uid: str) -> str:
     """The identifier shared by every occurrence and every copy of a meeting (module doc)."""
     text = ical_uid.strip()
@@ -91,7 +93,12 @@ def _event_time(value: Any) -> datetime | None:
     "UTC"}``) as aware UTC, or None."""
     if not isinstance(value, dict) or not isinstance(value.get("dateTime"), str):
         return None
-    text = value["dateTime"].strip()
+    return _event_time_of(value["dateTime"], str(value.get("timeZone") or "UTC"))
+
+
+@lru_cache(maxsize=1 << 14)  # pure; a meeting's times recur in every attendee's calendar
+def _event_time_of(date_time: str, zone_name: str) -> datetime | None:
+    text = date_time.strip()
     head, dot, fraction = text.partition(".")
     if dot:  # Graph sends 7 fractional digits
         text = f"{head}.{fraction[:6]}"
@@ -100,7 +107,6 @@ def _event_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     if parsed.tzinfo is None:
-        zone_name = str(value.get("timeZone") or "UTC")
         if zone_name.upper() in ("UTC", "Z", "GMT", "COORDINATED UNIVERSAL TIME"):
             parsed = parsed.replace(tzinfo=UTC)
         else:
@@ -115,12 +121,26 @@ def _person(value: Any) -> tuple[str, str] | None:
     email = value.get("emailAddress") if isinstance(value, dict) else None
     if not isinstance(email, dict):
         return None
-    address = str(email.get("address") or "").strip()
+    return _person_of(str(email.get("address") or ""), str(email.get("name") or ""))
+
+
+@lru_cache(maxsize=1 << 16)  # pure; attendees recur across occurrences and calendars
+def _person_of(raw_address: str, raw_name: str) -> tuple[str, str] | None:
+    address = raw_address.strip()
     key = normalize_address(address) if address else None
     if key is None:
         return None
-    name = decode_header_text(str(email.get("name") or ""))
+    name = decode_header_text(raw_name)
     return key, "" if name.lower() == address.lower() else name
+
+
+@lru_cache(maxsize=1 << 16)  # pure; the same people answer the same way across occurrences
+def _attendee(raw_address: str, raw_name: str, raw_response: str) -> Participant | None:
+    found = _person_of(raw_address, raw_name)
+    if found is None:
+        return None
+    response = _RESPONSES.get(raw_response.lower(), "none")
+    return participant(found[0], Role.ATTENDEE, found[1], response)
 
 
 def normalize_event(item: dict[str, Any]) -> Interaction | RejectedItem | None:
@@ -139,26 +159,32 @@ def normalize_event(item: dict[str, Any]) -> Interaction | RejectedItem | None:
     end = _event_time(item.get("end"))
     slot = start
     if kind in ("occurrence", "exception"):
-        slot = parse_date(item.get("originalStart")) or start
+        slot = graph_time(item.get("originalStart")) or start
     uid = series_uid(ical)
 
     participants: list[Participant] = []
     seen: set[tuple[str, Role]] = set()
     organizer = _person(item.get("organizer"))
     if organizer is not None:
-        participants.append(Participant(organizer[0], Role.ORGANIZER, organizer[1]))
+        participants.append(participant(organizer[0], Role.ORGANIZER, organizer[1]))
         seen.add((organizer[0], Role.ORGANIZER))
+    attendees: set[str] = set()  # an address listed twice is one attendee
     for attendee in item.get("attendees") or ():
         if not isinstance(attendee, dict) or attendee.get("type") == "resource":
             continue  # rooms and equipment are not people
-        found = _person(attendee)
-        if found is None or (found[0], Role.ATTENDEE) in seen:
+        email = attendee.get("emailAddress")
+        if not isinstance(email, dict):
             continue
-        seen.add((found[0], Role.ATTENDEE))
         status = attendee.get("status")
-        raw = str(status.get("response") or "") if isinstance(status, dict) else ""
-        response = _RESPONSES.get(raw.lower(), "none")
-        participants.append(Participant(found[0], Role.ATTENDEE, found[1], response))
+        found = _attendee(
+            str(email.get("address") or ""),
+            str(email.get("name") or ""),
+            str(status.get("response") or "") if isinstance(status, dict) else "",
+        )
+        if found is None or found.email in attendees:
+            continue
+        attendees.add(found.email)
+        participants.append(found)
 
     extra = {"event_type": kind}
     own = item.get("responseStatus")
@@ -174,7 +200,7 @@ def normalize_event(item: dict[str, Any]) -> Interaction | RejectedItem | None:
         kind=Kind.MEETING,
         provider_id=provider_id,
         occurred_at=start,
-        subject=decode_header_text(subject if isinstance(subject, str) else ""),
+        subject=subject_text(subject) if isinstance(subject, str) else "",
         ended_at=end,
         thread_key=uid,
         participants=tuple(participants),

@@ -21,7 +21,10 @@ occurred_at = sentDateTime, else receivedDateTime; thread_key = conversationId; 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from connectors.base import (
@@ -43,7 +46,9 @@ from connectors.base import (
 from connectors.msgraph import operations
 from connectors.msgraph.settings import MailboxInfo
 from connectors.msgraph.transport import GraphCall, GraphTransport
-from connectors.normalize import (
+from connectors.normalize import (  # _MIN/_MAX_YEAR: graph_time keeps parse_date's bounds
+    _MAX_YEAR,
+    _MIN_YEAR,
     decode_header_text,
     email_fingerprint,
     is_automated_address,
@@ -101,6 +106,7 @@ _HEADER_NAMES = frozenset(
 _PRIVATE_SENSITIVITY = frozenset({"private", "company-confidential", "confidential"})
 _BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
 _AUTOMATION_HEADERS = ("list-unsubscribe", "list-id", "x-autoreply", "x-autorespond")
+_GRAPH_UTC_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 _RECIPIENTS = (("toRecipients", Role.TO), ("ccRecipients", Role.CC), ("bccRecipients", Role.BCC))
 
 
@@ -117,10 +123,18 @@ def _headers(item: dict[str, Any]) -> dict[str, list[str]]:
     for header in item.get(HEADERS_PROPERTY) or ():
         if not isinstance(header, dict):
             continue
-        name = str(header.get("name") or "").strip().lower()
-        if name in _HEADER_NAMES:
+        raw = header.get("name")
+        name = _header_name(raw) if isinstance(raw, str) else _header_name(str(raw or ""))
+        if name is not None:
             found.setdefault(name, []).append(str(header.get("value") or ""))
     return found
+
+
+@lru_cache(maxsize=1024)  # a mailbox's header names are a few dozen spellings
+def _header_name(raw: str) -> str | None:
+    """The lower-case name of a header we keep, or None for the others."""
+    name = raw.strip().lower()
+    return name if name in _HEADER_NAMES else None
 
 
 def _recipient(value: Any) -> tuple[str, str] | None:
@@ -130,8 +144,16 @@ def _recipient(value: Any) -> tuple[str, str] | None:
     email = value.get("emailAddress")
     if not isinstance(email, dict):
         return None
-    address = str(email.get("address") or "").strip()
-    name = decode_header_text(str(email.get("name") or ""))
+    return _recipient_of(str(email.get("address") or ""), str(email.get("name") or ""))
+
+
+# A sales team's mail names the same few thousand people over and over: normalising each
+# (address, name) pair once instead of per recipient per copy was a third of the Graph
+# normalisation time. Both functions are pure; the bound keeps memory flat on huge tenants.
+@lru_cache(maxsize=1 << 16)
+def _recipient_of(raw_address: str, raw_name: str) -> tuple[str, str] | None:
+    address = raw_address.strip()
+    name = decode_header_text(raw_name)
     key = normalize_address(address) if address else None
     if key is None and address:
         # "Jane <jane@x>" in the address field (seen from some connectors): parse it.
@@ -141,6 +163,34 @@ def _recipient(value: Any) -> tuple[str, str] | None:
     if key is None:
         return None
     return key, "" if name.lower() == address.lower() else name
+
+
+@lru_cache(maxsize=1 << 14)
+def subject_text(raw: str) -> str:
+    """`decode_header_text` of a subject, memoised: a subject recurs in every copy of a mail
+    and of a meeting, and in its replies' "RE:" forms (pure function, bounded cache)."""
+    return decode_header_text(raw)
+
+
+@lru_cache(maxsize=1 << 16)
+def participant(key: str, role: Role, name: str, response: str | None = None) -> Participant:
+    """Participant(key, role, name, response), shared: it is frozen, so one instance per
+    value is safe, and it skips the frozen dataclass __init__ (a setattr per field) for
+    every recipient of every copy."""
+    return Participant(key, role, name, response)
+
+
+def graph_time(value: Any) -> datetime | None:
+    """A Graph DateTimeOffset (``2024-03-01T09:30:00Z``) as aware UTC, exactly as
+    `parse_date` reads it, without its RFC 5322 attempt first (Graph never sends that form).
+    Anything but the plain UTC form goes to `parse_date`."""
+    if isinstance(value, str) and _GRAPH_UTC_RE.fullmatch(value):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return parse_date(value)
+        return parsed if _MIN_YEAR <= parsed.year <= _MAX_YEAR else None
+    return parse_date(value)
 
 
 def _first_id(values: list[str] | None) -> str | None:
@@ -161,10 +211,10 @@ def normalize_message(item: dict[str, Any], *, folder: str) -> Interaction | Rej
     if not any(key in item for key in _CONTENT_KEYS):
         return None
     extra: dict[str, str] = {}
-    occurred_at = parse_date(item.get("sentDateTime"))
+    occurred_at = graph_time(item.get("sentDateTime"))
     sent_at = occurred_at
     if occurred_at is None:
-        occurred_at = parse_date(item.get("receivedDateTime"))
+        occurred_at = graph_time(item.get("receivedDateTime"))
         if occurred_at is None:
             return RejectedItem(
                 provider_id, "no usable sentDateTime or receivedDateTime", excerpt(item)
@@ -187,7 +237,7 @@ def normalize_message(item: dict[str, Any], *, folder: str) -> Interaction | Rej
         if role is Role.TO or role is Role.CC:
             recipients.append(key)
         if len(participants) < MAX_PARTICIPANTS:
-            participants.append(Participant(key, role, name))
+            participants.append(participant(key, role, name))
         return True
 
     if not add(item.get("from"), Role.FROM):  # Sender stands in for an unusable From
@@ -205,7 +255,7 @@ def normalize_message(item: dict[str, Any], *, folder: str) -> Interaction | Rej
         extra["sender_unparsed"] = "true"
 
     raw_subject = item.get("subject")
-    subject = decode_header_text(raw_subject if isinstance(raw_subject, str) else "")
+    subject = subject_text(raw_subject) if isinstance(raw_subject, str) else ""
     date_part = sent_at.isoformat() if sent_at else occurred_at.isoformat()
     fingerprint = email_fingerprint(sender or "", date_part, subject, recipients)
     natural_key = normalize_message_id(item.get("internetMessageId")) or fingerprint

@@ -177,10 +177,9 @@ def activities_list(ctx: CliContext, contact: str | None, account: str | None,
             r["subject"][:60], ", ".join(r["links"])] for r in rows])
 
 
-COMMANDS = [
-    import_cmd,
-    _crm_group("accounts", "accounts"),
-    _crm_group("contacts", "contacts"),
-    _crm_group("leads", "leads"),
-    activities,
-]
+# Named so that syncd.cli's lazy command map can point at them.
+accounts_group = _crm_group("accounts", "accounts")
+contacts_group = _crm_group("contacts", "contacts")
+leads_group = _crm_group("leads", "leads")
+
+COMMANDS = [import_cmd, accounts_group, contacts_group, leads_group, activities]

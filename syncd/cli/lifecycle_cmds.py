@@ -12,11 +12,13 @@ import click
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from connectors.normalize import normalize_address
 from syncd.cli import data_cmds
 from syncd.cli.context import CliContext, emit_json, fail, json_option, pass_ctx, table
 from syncd.lifecycle import LifecycleError
 from syncd.lifecycle import stages as st
-from syncd.lifecycle.duplicates import Kind, find
+from syncd.lifecycle.dedup import Candidate
+from syncd.lifecycle.duplicates import CONTACT_PREFIX, Kind, find
 from syncd.lifecycle.leads import upsert_lead
 from syncd.lifecycle.merge import merge
 from syncd.lifecycle.qualify import disqualify_lead, qualify_lead
@@ -60,11 +62,17 @@ def lead_add(ctx: CliContext, email: str, name: str, first_name: str, last_name:
                                       title=title, source=source, owner=owner,
                                       policy=ctx.app.policy)
         kind = "lead" if isinstance(record, m.Lead) else "contact"
-        data = {"kind": kind, "id": record.id, "created": created}
+        # The contact has another main address: this one is its alias (linked by name and
+        # company now or earlier, or merged).
+        linked = kind == "contact" and email_of(s, record.person_id) != normalize_address(email)
+        data = {"kind": kind, "id": record.id, "created": created, "linked": linked}
     if as_json:
         emit_json(data)
     elif created:
         ctx.out.print(f"Lead #{data['id']} created.")
+    elif linked:
+        ctx.out.print(f"{email.strip()} is another address of contact #{data['id']} (same "
+                      "name at the same company): no lead created.")
     else:
         ctx.out.print(f"Already known as {kind} #{data['id']}: nothing created (empty fields "
                       "filled in).")
@@ -73,18 +81,21 @@ def lead_add(ctx: CliContext, email: str, name: str, first_name: str, last_name:
 @click.command("qualify")
 @click.argument("lead_ref", metavar="ID|ADDRESS")
 @click.option("--name", "opp_name", help="Opportunity name (default: account: person).")
+@click.option("--contact", "contact_id", type=int, metavar="CONTACT_ID",
+              help="Qualify onto this existing contact (one `syncd duplicates leads` found).")
 @json_option
 @pass_ctx
-def lead_qualify(ctx: CliContext, lead_ref: str, opp_name: str | None, as_json: bool) -> None:
+def lead_qualify(ctx: CliContext, lead_ref: str, opp_name: str | None,
+                 contact_id: int | None, as_json: bool) -> None:
     """Qualify a lead: find or create its account and contact, open an opportunity.
 
     The account is matched by mail domain then company name, the contact by address then by
-    name at that account; only missing records are created. The lead's activities move onto
-    the new records. Qualifying twice creates nothing.
+    name at that account (or given with --contact); only missing records are created. The
+    lead's activities move onto the new records. Qualifying twice creates nothing.
     """
     with _session(ctx) as s:
         lead_id = lead_id_of(s, lead_ref)
-        result = qualify_lead(s, lead_id, ctx.app.policy, opp_name)
+        result = qualify_lead(s, lead_id, ctx.app.policy, opp_name, contact_id)
     if as_json:
         emit_json(result.as_json())
         return
@@ -338,7 +349,9 @@ def duplicates(ctx: CliContext, kind: str, threshold: float | None, limit: int,
     """Likely duplicates, best first, with a score and the reasons.
 
     Compares normalised addresses, phones in E.164 (default region from the config), and
-    names and companies with fuzzy matching that ignores accents and word order.
+    names and companies with fuzzy matching that ignores accents and word order. `leads` also
+    lists open leads that resemble an existing contact (resolve with `syncd lead qualify ID
+    --contact C`, or disqualify the lead).
     """
     with ctx.session() as s:
         pairs, records = find(s, cast(Kind, kind), ctx.app.policy, ctx.settings.lifecycle,
@@ -346,21 +359,39 @@ def duplicates(ctx: CliContext, kind: str, threshold: float | None, limit: int,
     pairs = pairs[:limit]
     singular = kind[:-1]
 
+    def ref(rid: int | str) -> tuple[str, int]:
+        """(kind, id): leads are also paired with contacts (`contact:<id>`)."""
+        if isinstance(rid, str) and rid.startswith(CONTACT_PREFIX):
+            return "contact", int(rid.removeprefix(CONTACT_PREFIX))
+        return singular, int(rid)
+
     def label(rid: int | str) -> str:
         r = records[rid]
         return " ".join(x for x in (r.name or r.company, f"<{r.email}>" if r.email else "")
                         if x)
 
+    def action(c: Candidate) -> str:
+        (ka, a), (kb, b) = ref(c.a), ref(c.b)
+        if ka == kb:
+            return f"syncd merge {ka}:{a} {kb}:{b}"
+        return f"syncd lead qualify {a} --contact {b}"  # a lead that is that contact
+
     if as_json:
-        emit_json([{**c.as_json(), "a_label": label(c.a), "b_label": label(c.b),
-                    "merge": f"syncd merge {singular}:{c.a} {singular}:{c.b}"} for c in pairs])
+        out = []
+        for c in pairs:
+            (ka, a), (kb, b) = ref(c.a), ref(c.b)
+            out.append({**c.as_json(), "a": a, "b": b, "a_kind": ka, "b_kind": kb,
+                        "a_label": label(c.a), "b_label": label(c.b), "action": action(c),
+                        "merge": action(c) if ka == kb else None})
+        emit_json(out)
         return
     if not pairs:
-        ctx.out.print(f"No likely duplicate {kind}.")
+        ctx.out.print(f"No likely duplicate {kind}" + (" (nor leads that are contacts)."
+                                                       if kind == "leads" else "."))
         return
-    table(ctx.out, None, ["score", singular + " A", singular + " B", "why", "merge with"],
-          [[f"{c.score:.2f}", f"#{c.a} {label(c.a)}", f"#{c.b} {label(c.b)}",
-            "; ".join(c.reasons), f"syncd merge {singular}:{c.a} {singular}:{c.b}"]
+    table(ctx.out, None, ["score", "A", "B", "why", "resolve with"],
+          [[f"{c.score:.2f}", "{} #{} {}".format(*ref(c.a), label(c.a)),
+            "{} #{} {}".format(*ref(c.b), label(c.b)), "; ".join(c.reasons), action(c)]
            for c in pairs])
 
 
@@ -412,4 +443,9 @@ def merge_cmd(ctx: CliContext, survivor: str, other: str, kind: str | None, note
                       + (f"; filled {', '.join(result.filled)}" if result.filled else "") + ".")
 
 
-COMMANDS: list[click.Command] = [_lead_group(), opportunity, duplicates, merge_cmd]
+lead_group = _lead_group()
+# `syncd leads` is data_cmds' group with the lifecycle commands added by _lead_group(): the lazy
+# command map in syncd.cli loads it from here, so that they are always there.
+leads_group = data_cmds.leads_group
+
+COMMANDS: list[click.Command] = [lead_group, opportunity, duplicates, merge_cmd]

@@ -1,9 +1,10 @@
 """The lead lifecycle: leads in, qualification, opportunity stages, duplicates and merges.
 
 Modules: `leads` (create or update a lead without duplicating a lead or a contact: CLI, CSV,
-forms), `qualify` (lead -> account + contact + opportunity, and disqualification), `stages`
-(opportunity stages and their Dynamics 365 fields), `dedup` (the pure duplicate finder),
-`duplicates` (the finder over the store), `merge` (merge two records keeping everything).
+forms, auto-capture; a new lead is compared with the contacts too), `qualify` (lead -> account
++ contact + opportunity, safe under concurrency, and disqualification), `stages` (opportunity
+stages and their Dynamics 365 fields), `dedup` (the pure duplicate finder), `duplicates` (the
+finder over the store), `merge` (merge two records keeping everything).
 
 Every change appends its event to the outbox (`events`) in the same transaction. Payloads:
 

@@ -1,8 +1,15 @@
-"""The duplicate finder over the store: live contacts, open leads or live accounts."""
+"""The duplicate finder over the store: live contacts, open leads or live accounts.
+
+`leads` also compares every open lead with the live contacts (Dynamics 365's lead-to-contact
+duplicate rule): a lead that resembles a contact is a duplicate person record even when no
+other lead resembles it. Those pairs have the lead as `a` and `"contact:<id>"` as `b` (records
+of two kinds share the id space of the returned mapping); `CONTACT_PREFIX` marks them.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from typing import Literal
 
 from sqlalchemy import select
@@ -14,6 +21,7 @@ from syncd.policy import Policy, domain_of
 from syncd.store import models as m
 
 Kind = Literal["contacts", "leads", "accounts"]
+CONTACT_PREFIX = "contact:"
 
 
 def _domains(policy: Policy, email: str) -> frozenset[str]:
@@ -61,4 +69,16 @@ def find(session: Session, kind: Kind, policy: Policy, config: LifecycleConfig,
     records = load_records(session, kind, policy)
     opts = Options(threshold=config.duplicate_threshold if threshold is None else threshold,
                    phone_region=config.default_phone_region)
-    return find_duplicates(records, opts), {r.id: r for r in records}
+    found = find_duplicates(records, opts)
+    by_id: dict[int | str, Record] = {r.id: r for r in records}
+    if kind == "leads" and records:
+        contacts = [replace(r, id=f"{CONTACT_PREFIX}{r.id}", group="contact")
+                    for r in load_records(session, "contacts", policy)]
+        leads = [replace(r, group="lead") for r in records]
+        for cand in find_duplicates(leads + contacts, replace(opts, cross_groups_only=True)):
+            if isinstance(cand.a, str):  # the lead first
+                cand = Candidate(cand.b, cand.a, cand.score, cand.reasons)
+            found.append(cand)
+        by_id.update((r.id, r) for r in contacts)
+        found.sort(key=lambda c: (-c.score, str(c.a), str(c.b)))
+    return found, by_id

@@ -1,7 +1,24 @@
-"""Leads in from anywhere (CLI, forms, imports) without ever duplicating a lead or a contact.
+"""Leads in from anywhere (CLI, forms, CSV imports, auto-capture) without ever duplicating a
+lead or a contact.
 
 The key is the normalised address: `Jeanne.Dupre@Fabrikam.com ` and `jeanne.dupre@fabrikam.com`
 are one person, so a second form submission or a re-typed CLI entry finds the first record.
+
+A new lead is also compared with the existing contacts, as Dynamics 365's duplicate detection
+does on save ("Leads with the same name and company as a contact"): Dynamics warns and lets the
+user link the lead to the existing contact (the lead's *Existing Contact* field), which
+qualification then reuses. We have no dialog, so we decide by strength of evidence:
+- the same address as a contact: the contact is returned, no lead is created;
+- the same person's name (accent-folded, civilities dropped, any word order, at least two
+  words) at the same company (the contact's account has the lead's mail domain, or the
+  account's normalised name is the lead's company), with exactly one such live contact: the
+  new address is linked to that contact as an alias (a contact tombstone pointing to it, the
+  same row a merge or a name-matched qualification leaves), so its mail reaches the contact
+  and the next submission from it finds the contact by address; no lead is created;
+- anything weaker (a similar name, a shared phone, two contacts of that name): the lead is
+  created, and `syncd duplicates leads` reports it next to the contact it resembles, with a
+  score and the reasons, for a person to decide (`syncd lead qualify ID --contact C` or
+  `syncd lead disqualify ID --reason ...`).
 """
 
 from __future__ import annotations
@@ -16,8 +33,10 @@ from connectors.normalize import normalize_address
 from syncd.capture import ensure_persons
 from syncd.config import Settings
 from syncd.lifecycle import LifecycleError
-from syncd.lifecycle.records import emit
-from syncd.policy import Policy
+from syncd.lifecycle.normalize import person_name, same_person_name
+from syncd.lifecycle.qualify import find_account, match_keys
+from syncd.lifecycle.records import emit, wait_for_keys
+from syncd.policy import Policy, domain_of
 from syncd.store import models as m
 
 _FILLABLE = ("name", "company", "title", "phone")
@@ -47,9 +66,11 @@ def upsert_lead(session: Session, *, email: str, first_name: str = "", last_name
     Matching is by normalised address, contacts first: if the address is already a contact
     (or a lead qualified into one), that Contact is returned and no lead is created. Otherwise
     the person's open lead is returned, else their most recent lead (a disqualified lead stays
-    disqualified; workflows decide whether to reopen), else a new open lead is created and
+    disqualified; workflows decide whether to reopen). Otherwise, when the name and company
+    designate exactly one existing contact (see the module docstring), the address becomes an
+    alias of that contact and the Contact is returned. Else a new open lead is created and
     `lead.created` is appended to the outbox. On a match, empty name/company/title/phone are
-    filled in and `fields` are merged (new values win); nothing else is overwritten.
+    filled in and lead `fields` are merged (new values win); nothing else is overwritten.
 
     `owner` is a colleague's address. Raises LifecycleError for an unusable address or an
     unknown owner. Runs in the caller's transaction (flushes, never commits).
@@ -87,12 +108,53 @@ def upsert_lead(session: Session, *, email: str, first_name: str = "", last_name
             lead.fields = {**(lead.fields or {}), **fields}
         session.flush()
         return lead, False
+    # A new lead: wait for any qualification holding these keys (syncd.lifecycle.qualify), so
+    # that a contact it is creating for this name and company is seen, not raced. Waiting is
+    # enough: a qualification starting after this check is the same as one that came later.
+    domain = "" if policy.is_free_mail(key) or policy.is_internal(key) else domain_of(key)
+    wait_for_keys(session, match_keys(pid, domain, values["company"], name))
+    match = link_to_contact(session, pid, name, values["company"], domain, now)
+    if match is not None:
+        _fill(match, {k: v for k, v in values.items() if k != "company"})
+        session.flush()
+        return match, False
     lead = m.Lead(person_id=pid, source=source or "form", status="open", owner_user_id=owner_id,
                   fields=dict(fields or {}), created_at=now, status_changed_at=now, **values)
     session.add(lead)
     session.flush()
     emit(session, "lead.created", {"lead_id": lead.id, "email": key, "source": lead.source}, now)
     return lead, True
+
+
+def contact_by_name_and_company(session: Session, name: str, company: str,
+                                domain: str) -> m.Contact | None:
+    """The one live contact with this person name at the account of this mail `domain` (not
+    free mail) or this company name; None when there is none or more than one."""
+    if len(person_name(name).split()) < 2:
+        return None
+    accounts = {acc.id for acc in (find_account(session, domain, ""),
+                                   find_account(session, "", company)) if acc is not None}
+    if not accounts:
+        return None
+    found = [c for c in session.scalars(select(m.Contact).where(
+        m.Contact.account_id.in_(accounts), m.Contact.merged_into_id.is_(None))
+        .order_by(m.Contact.id)) if same_person_name(c.name, name)]
+    return found[0] if len(found) == 1 else None
+
+
+def link_to_contact(session: Session, person_id: int, name: str, company: str, domain: str,
+                    now: datetime) -> m.Contact | None:
+    """When `name` at `company` / mail `domain` designates exactly one live contact (see
+    `contact_by_name_and_company`), make the person (an address with no contact and no lead
+    yet) an alias of it and return that contact; else None. Takes no lock: callers that
+    must see a concurrent qualification's contact call `wait_for_keys` first (upsert_lead
+    does)."""
+    match = contact_by_name_and_company(session, name, company, domain)
+    if match is not None:
+        session.add(m.Contact(person_id=person_id, account_id=match.account_id, name=name,
+                              origin="lead", merged_into_id=match.id, created_at=now))
+        session.flush()
+    return match
 
 
 def _fill(record: m.Lead | m.Contact, values: dict[str, str]) -> None:

@@ -39,6 +39,18 @@ def person_name(text: str) -> str:
     return " ".join(kept if kept else tokens)
 
 
+def name_key(text: str) -> str:
+    """`person_name` with its words sorted: `Dupré Hélène` and `M. Hélène DUPRE` share it."""
+    return " ".join(sorted(person_name(text).split()))
+
+
+def same_person_name(a: str, b: str) -> bool:
+    """Equal name keys of at least two words: a first name alone says too little to link two
+    records automatically."""
+    key = name_key(a)
+    return " " in key and key == name_key(b)
+
+
 def company(text: str) -> str:
     """Company name without legal forms or accents (`Boulangeries Martin S.A.R.L.`)."""
     return normalize_company_name(text)

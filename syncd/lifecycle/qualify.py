@@ -4,11 +4,33 @@ Matching before creating (Dynamics 365 creates duplicates here unless its duplic
 rules are tuned; we match by default):
 - account: the lead's mail domain (when it is neither free mail nor ours), then the normalised
   company name (`Boulangeries Martin S.A.R.L.` = `boulangeries martin`);
-- contact: the lead's address, then the same accent-folded name among the account's contacts
-  (the lead's address then becomes an alias of that contact, see syncd.lifecycle.merge);
+- contact: the contact the user named (`--contact`, Dynamics' *Existing Contact*), else the
+  lead's address, then the same accent-folded name (any word order) among the account's
+  contacts (the lead's address then becomes an alias of that contact, see
+  syncd.lifecycle.merge);
 - opportunity: always one, in stage qualify, linked to both.
 The lead's activities move onto the three records, and the lead is marked qualified. Running it
 again finds the opportunity through `opportunities.lead_id` and creates nothing.
+
+Concurrency (PostgreSQL, several CLI users or workflow workers). The lead row is locked
+(FOR UPDATE), so one lead is qualified once. Two *different* leads of one company race on the
+find-then-create of the account and contact: each sees no account before the other commits.
+Unique constraints cannot close that race, because the matching keys are not unique in the
+data: the normalised company name (two "Martin" bakeries in two towns are two accounts) and a
+folded person name at an account are *match* rules, not identities; only the domain
+(account_domains' primary key) and the address (contacts.person_id) are unique, and there a
+constraint turns the race into an error for the second user, not into the right answer. So
+before looking anything up, qualification takes transaction-scoped advisory locks
+(`pg_advisory_xact_lock`, syncd.lifecycle.records.lock_keys) on every key it may match or
+create by: the mail domain, the normalised company name it searches and the one it would give
+a new account, the lead's person, and its folded name. Any two qualifications that could match
+each other's records share a key, so the second waits for the first to commit and then, at
+READ COMMITTED (PostgreSQL's default, which syncd uses), its lookups see the first one's
+account and contact. The locks need no schema, disappear with the transaction (a killed
+process holds nothing), and unrelated companies still qualify in parallel. A new lead
+(syncd.lifecycle.leads) waits for the same keys without keeping them, so it sees a contact
+being created for its name and company. SQLite serialises every write transaction already
+(BEGIN IMMEDIATE).
 """
 
 from __future__ import annotations
@@ -21,8 +43,8 @@ from sqlalchemy.orm import Session
 
 from syncd.crm import normalize_company_name
 from syncd.lifecycle import LifecycleError
-from syncd.lifecycle.normalize import person_name
-from syncd.lifecycle.records import email_of, emit, get_lead, move_links
+from syncd.lifecycle.normalize import name_key, person_name
+from syncd.lifecycle.records import email_of, emit, get_lead, lock_keys, move_links
 from syncd.lifecycle.stages import record_change
 from syncd.policy import Policy, domain_of
 from syncd.store import models as m
@@ -80,19 +102,54 @@ def find_contact(session: Session, person_id: int, name: str,
         select(m.Contact).where(m.Contact.person_id == person_id)), session)
     if found is not None or account is None or not person_name(name):
         return found
-    wanted = person_name(name)
+    wanted = name_key(name)
     for contact in session.scalars(select(m.Contact).where(
             m.Contact.account_id == account.id, m.Contact.merged_into_id.is_(None))
             .order_by(m.Contact.id)):
-        if person_name(contact.name) == wanted:
+        if name_key(contact.name) == wanted:
             return contact
     return None
 
 
+def match_keys(person_id: int, domain: str, company: str, name: str) -> set[str]:
+    """The advisory-lock keys of a qualification (see the module docstring): whatever it may
+    find or create an account or a contact by."""
+    keys = {f"person:{person_id}"}
+    if domain:
+        keys.add(f"domain:{domain}")
+    # the name it searches by, and the normalised name a new account would get
+    for text in {company, company or domain}:
+        norm = normalize_company_name(text) if text else ""
+        if norm:
+            keys.add(f"company:{norm}")
+    if name_key(name):
+        keys.add(f"name:{name_key(name)}")
+    return keys
+
+
+def _chosen_contact(session: Session, contact_id: int, lead: m.Lead) -> m.Contact:
+    """The contact a user named for this lead (Dynamics' *Existing Contact* on the lead)."""
+    chosen = _live_contact(session.get(m.Contact, contact_id), session)
+    if chosen is None:
+        raise LifecycleError(f"no contact #{contact_id}")
+    own = _live_contact(session.scalar(
+        select(m.Contact).where(m.Contact.person_id == lead.person_id)), session)
+    if own is not None and own.id != chosen.id:
+        raise LifecycleError(
+            f"the lead's address is already contact #{own.id}, not #{chosen.id}: merge the two "
+            f"contacts first (`syncd merge contact:{chosen.id} contact:{own.id}`)")
+    return chosen
+
+
 def qualify_lead(session: Session, lead_id: int, policy: Policy,
-                 opportunity_name: str | None = None) -> QualifyResult:
-    """Qualify a lead (see the module docstring). Idempotent. Raises LifecycleError for an
-    unknown, merged or disqualified lead."""
+                 opportunity_name: str | None = None,
+                 contact_id: int | None = None) -> QualifyResult:
+    """Qualify a lead (see the module docstring). Idempotent.
+
+    `contact_id` names an existing contact to qualify onto (a duplicate `syncd duplicates
+    leads` reported): it is used instead of matching, its account too when it has one, and
+    the lead's address becomes an alias of it. Raises LifecycleError for an unknown, merged or
+    disqualified lead, an unknown contact, or a lead whose address is another contact."""
     lead = get_lead(session, lead_id, lock=True)
     if lead.merged_into_id is not None:
         raise LifecycleError(f"lead #{lead.id} was merged into lead #{lead.merged_into_id}; "
@@ -112,7 +169,10 @@ def qualify_lead(session: Session, lead_id: int, policy: Policy,
     domain = domain_of(email) if usable else ""
     created = {"account": False, "contact": False, "opportunity": False}
 
-    account = find_account(session, domain, lead.company)
+    lock_keys(session, match_keys(lead.person_id, domain, lead.company, lead.name))
+    chosen = _chosen_contact(session, contact_id, lead) if contact_id is not None else None
+    account = (_live_account(session, chosen.account_id) if chosen is not None else None
+               ) or find_account(session, domain, lead.company)
     if account is None and (lead.company or domain):
         name = lead.company or domain
         account = m.Account(name=name, normalized_name=normalize_company_name(name) or domain,
@@ -120,10 +180,14 @@ def qualify_lead(session: Session, lead_id: int, policy: Policy,
         session.add(account)
         session.flush()
         created["account"] = True
-    if account is not None and domain and session.get(m.AccountDomain, domain) is None:
+    # A contact the user chose brings its own account: the lead's domain is not evidence
+    # about that account (a person writing from another company's address), so it stays free.
+    borrowed = chosen is not None and chosen.account_id is not None
+    if account is not None and domain and not borrowed and session.get(
+            m.AccountDomain, domain) is None:
         session.add(m.AccountDomain(domain=domain, account_id=account.id))
 
-    contact = find_contact(session, lead.person_id, lead.name, account)
+    contact = chosen or find_contact(session, lead.person_id, lead.name, account)
     if contact is None:
         contact = m.Contact(person_id=lead.person_id, account_id=account.id if account else None,
                             name=lead.name, title=lead.title, phone=lead.phone, origin="lead",
@@ -136,7 +200,8 @@ def qualify_lead(session: Session, lead_id: int, policy: Policy,
                 setattr(contact, attr, getattr(lead, attr))
         if contact.account_id is None and account is not None:
             contact.account_id = account.id
-        if contact.person_id != lead.person_id:
+        if contact.person_id != lead.person_id and session.scalar(select(m.Contact.id).where(
+                m.Contact.person_id == lead.person_id)) is None:
             # Found by name under another address: the lead's address becomes an alias of the
             # contact (a tombstone, as after a merge) so that its mail and ties reach the contact.
             session.add(m.Contact(person_id=lead.person_id, account_id=contact.account_id,

@@ -7,10 +7,11 @@ FindItem (CalendarView with recurring series expanded, or an indexed page), Reso
 DNs and SMTP addresses) and ConvertId (exchangelib's version probe). Anything else gets the
 ``ErrorInvalidRequest`` response a real server gives for an operation it does not support.
 
-Auth: a Bearer token issued by the sandbox IdP for ``https://outlook.office365.com`` (app-only
-tokens must impersonate, as Exchange Online requires), or HTTP Basic for users registered with
-`EwsApi.add_basic_user` (on-premises). NTLM is not served: that handshake has no library server
-side here, and exchangelib's NTLM path differs from Basic only in requests' auth class.
+Auth (ews_auth.py): a Bearer token issued by the sandbox IdP for ``https://outlook.office365.com``
+(app-only tokens must impersonate, as Exchange Online requires), or an on-premises account
+(`EwsApi.add_account`) over HTTP Basic or NTLM (pyspnego's acceptor, per keep-alive connection);
+`EwsApi.auth.require("NTLM")` turns the others off, as a server with only Windows
+authentication enabled.
 
 Autodiscover is not served: exchangelib finds it through DNS names of the mail domain
 (``autodiscover.<domain>``, SRV records), which a loopback sandbox cannot own. The connector
@@ -23,9 +24,8 @@ clients must resolve them (ResolveNames) to find the SMTP address Graph would ha
 
 from __future__ import annotations
 
-import base64
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,6 +35,7 @@ from lxml import etree  # type: ignore[import-untyped]
 
 from syncd.sandbox import ews_xml as x
 from syncd.sandbox.calendar import EventVersion, Occurrence
+from syncd.sandbox.ews_auth import EwsAuth, Unauthorized
 from syncd.sandbox.ews_faults import EwsFaults
 from syncd.sandbox.graph_api import RequestRecord
 from syncd.sandbox.idp import IdentityProvider
@@ -57,9 +58,11 @@ XML = [("Content-Type", "text/xml; charset=utf-8")]
 
 
 class _SoapFault(Exception):
-    def __init__(self, status: int, code: str, text: str, values: tuple[tuple[str, str], ...] = ()):
+    def __init__(self, status: int, code: str, text: str, values: tuple[tuple[str, str], ...] = (),
+                 challenge: str | None = None):
         super().__init__(text)
         self.status, self.code, self.text, self.values = status, code, text, values
+        self.challenge = challenge  # an NTLM Challenge for the WWW-Authenticate header
 
 
 @dataclass(slots=True)
@@ -102,27 +105,33 @@ class EwsApi:
         self.legacy_dn_senders = True
         self._log = log
         self._codec = TokenCodec(key + b"|ews")
-        self._basic: dict[str, str] = {}  # username (lower) -> password
+        self.auth = EwsAuth(idp, EWS_RESOURCE)
         self._indexes: dict[str, _LogIndex] = {}
         self._occurrences: dict[str, tuple[str, str, datetime, datetime, datetime]] = {}
         self._dns: dict[str, str] = {}  # lower-cased legacy DN -> email
 
-    def add_basic_user(self, username: str, password: str) -> None:
-        """Accept HTTP Basic credentials (on-premises NTLM/Basic deployments) for ``username``,
-        who may open their own mailbox and impersonate others (ApplicationImpersonation)."""
-        self._basic[username.strip().lower()] = password
+    def add_account(self, username: str, password: str) -> None:
+        """An on-premises account (``DOMAIN\\user`` or a UPN) accepted over Basic and NTLM,
+        who may open their own mailbox and impersonate others (ApplicationImpersonation).
+
+        Raises: ValueError (see `EwsAuth.add_account`).
+        """
+        self.auth.add_account(username, password)
 
     def legacy_dn(self, email: str) -> str:
         return x.legacy_dn(self.state.tenant, email.lower())
 
     # ---- request path --------------------------------------------------------------------
 
-    def handle(self, req: ApiRequest) -> ApiResponse:
+    def handle(self, req: ApiRequest, connection: Hashable | None = None) -> ApiResponse:
+        """One POST to /EWS/Exchange.asmx. ``connection``: what names the client's connection
+        while it lives, e.g. its address and port (NTLM authenticates connections,
+        ews_auth.py); without it only Bearer and Basic can succeed."""
         operation, mailbox, client_id, status = "?", None, None, 500
         try:
             if req.method != "POST":
                 raise _SoapFault(405, "ErrorInvalidRequest", "EWS takes SOAP over POST.")
-            principal, client_id, app_only = self._authenticate(req)
+            principal, client_id, app_only = self._authenticate(req, connection)
             root = self._parse(req.body)
             header = root.find(f"{{{x.SOAP}}}Header")
             body = root.find(f"{{{x.SOAP}}}Body")
@@ -142,14 +151,17 @@ class EwsApi:
         except _SoapFault as exc:
             status = exc.status
             if exc.status in (401, 503, 405):
-                headers = [("WWW-Authenticate", 'Bearer realm="", Basic realm=""')] if (
-                    exc.status == 401
-                ) else []
-                # werkzeug's server closes every connection ("Connection: close"), and
-                # exchangelib reads that header before the status code: a 401 or 503 would
-                # reach it as "closed connection". IIS keeps the connection open on these
-                # (NTLM needs it); saying so makes the header "keep-alive, close", and the
-                # client judges the status, as against a real server.
+                headers: list[tuple[str, str]] = []
+                if exc.challenge is not None:
+                    headers.append(("WWW-Authenticate", exc.challenge))
+                elif exc.status == 401:
+                    headers.extend(self.auth.www_authenticate())
+                # exchangelib reads "Connection: close" before the status code: a 401 or 503
+                # on a closing connection would reach it as "closed connection". IIS keeps
+                # the connection open on these (the NTLM handshake needs it); saying so
+                # explicitly keeps that true whatever the HTTP server's default (a server
+                # that closes anyway makes it "keep-alive, close", and the client still
+                # judges the status).
                 headers.append(("Connection", "keep-alive"))
                 return ApiResponse(exc.status, text=exc.text, headers=headers)
             return ApiResponse(
@@ -175,30 +187,15 @@ class EwsApi:
                               "credentials.")
         return _SoapFault(503, "", "Service Unavailable")
 
-    def _authenticate(self, req: ApiRequest) -> tuple[str | None, str | None, bool]:
+    def _authenticate(
+        self, req: ApiRequest, connection: Hashable | None
+    ) -> tuple[str | None, str | None, bool]:
         """(user or None for app-only, client id, app_only). Raises _SoapFault 401."""
-        scheme, _, value = req.header("authorization").partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            token, problem = self.idp.validate(value.strip())
-            if problem or token is None or token.audience.rstrip("/") != EWS_RESOURCE:
-                raise _SoapFault(401, "", "401 - Unauthorized: " + (problem or "invalid audience"))
-            return token.user, token.client_id, token.app_only
-        if scheme.lower() == "basic":
-            try:
-                raw = base64.b64decode(value.strip())
-            except ValueError:
-                raw = b""
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                text = raw.decode("latin-1")  # requests encodes Basic credentials in Latin-1
-            user, _, password = text.partition(":")
-            expected = self._basic.get(user.lower())
-            if expected is not None and expected == password:
-                address = user.lower() if "@" in user else None
-                return address, None, address is None
-        raise _SoapFault(401, "", "401 - Unauthorized: Access is denied due to invalid "
-                         "credentials.")
+        try:
+            who = self.auth.authenticate(req.header("authorization"), connection)
+        except Unauthorized as exc:
+            raise _SoapFault(401, "", exc.text, challenge=exc.challenge) from exc
+        return who.user, who.client_id, who.app_only
 
     @staticmethod
     def _parse(body: bytes) -> etree._Element:

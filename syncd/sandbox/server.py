@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import logging
 import shutil
 import signal
-import socket
+import ssl
 import sys
 import tempfile
 import threading
@@ -26,7 +27,9 @@ from types import FrameType, TracebackType
 from typing import Any
 from urllib.parse import parse_qs
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from cheroot import wsgi
+from cheroot.ssl import Adapter
+from cheroot.ssl.builtin import BuiltinSSLAdapter
 from werkzeug.wrappers import Request, Response
 
 from syncd.sandbox.ews_api import PATH as EWS_PATH
@@ -44,18 +47,40 @@ from syncd.sandbox.wire import ApiRequest, ApiResponse, GraphError, new_request_
 
 DEFAULT_CLIENTS = {"syncd-demo": "demo-secret"}
 
+log = logging.getLogger(__name__)
 
-class _QuietHandler(WSGIRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: clients reuse TLS connections
 
-    def setup(self) -> None:
-        super().setup()
-        # werkzeug writes the headers and the body in separate sends; with Nagle on, the
-        # client's delayed ACK adds ~15 ms to every keep-alive response.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+# Worker threads of the HTTP server: the most requests served at once. Idle keep-alive
+# connections hold no thread (cheroot parks them in a selector), so this bounds only requests
+# in flight; it is well above what the fault plan's per-mailbox concurrency cap (4) times the
+# tests' and benchmarks' workers can send, so a request over the cap gets its 429 instead of
+# queueing for a thread.
+SERVER_THREADS = 64
+KEEP_ALIVE_CONNECTIONS = 1024  # idle persistent connections kept open (cheroot's default: 10)
+IDLE_TIMEOUT = 30  # seconds before the server closes an idle connection
 
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass  # Sandbox.request_log records requests; stderr stays for real errors
+
+class _Server(wsgi.Server):
+    """cheroot's WSGI server with its messages sent to logging instead of stderr: a client
+    that drops the TLS handshake (one that does not trust the sandbox's CA, on purpose in
+    the TLS tests) is routine; errors of the server itself stay errors."""
+
+    def error_log(self, msg: str = "", level: int = logging.INFO, traceback: bool = False
+                  ) -> None:
+        if level >= logging.ERROR:
+            log.error("%s", msg, exc_info=traceback)
+        else:
+            log.debug("%s", msg)
+
+
+class _ContextTls(BuiltinSSLAdapter):
+    """cheroot's standard-library TLS adapter around an `ssl.SSLContext` we already built
+    (`issue_server_tls`); its own constructor wants certificate and key files."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        Adapter.__init__(self, None, None)
+        self.context = context
+        self._server_env: dict[str, str] = {}  # SSL_SERVER_* environ entries: none needed
 
 
 class Sandbox:
@@ -115,7 +140,7 @@ class Sandbox:
         self.ews = EwsApi(self.state, self.idp, self._log, key=key)
         self.base_url = ""
         self._ca_path: Path | None = None
-        self._server: BaseWSGIServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._own_dir: Path | None = None
         self._log_lock = threading.Lock()
@@ -131,32 +156,51 @@ class Sandbox:
             directory = self._own_dir = Path(tempfile.mkdtemp(prefix="syncd-sandbox-"))
         tls = issue_server_tls(directory)
         self._ca_path = tls.ca_path
-        self._server = make_server(
-            self.host,
-            self.port,
-            self._wsgi,
-            threaded=True,
-            request_handler=_QuietHandler,
-            ssl_context=tls.context,
-        )
-        self.port = self._server.server_port
+        # cheroot, not werkzeug's development server: werkzeug answers every request with
+        # "Connection: close", so each request cost the client a new TCP connection and TLS
+        # handshake, which real Graph (HTTP/1.1 keep-alive) does not; that was most of a
+        # no-change poll's CPU in bench/service_scale.py. cheroot keeps connections alive
+        # over TLS and serves requests from a thread pool.
+        server = _Server((self.host, self.port), self._wsgi, numthreads=SERVER_THREADS,
+                         request_queue_size=128, timeout=IDLE_TIMEOUT, shutdown_timeout=5)
+        server.keep_alive_conn_limit = KEEP_ALIVE_CONNECTIONS
+        server.ssl_adapter = _ContextTls(tls.context)
+        self._server = server
+        # (cheroot takes fd 3 instead of binding when LISTEN_PID is set, as under systemd
+        # socket activation; nothing here runs the sandbox that way.)
+        # prepare() (bind, listen, start the worker threads) runs in the serving thread: the
+        # threads cheroot starts inherit its daemon flag, so a sandbox that is never stopped
+        # does not keep the interpreter from exiting.
+        prepared = threading.Event()
+        failure: list[BaseException] = []
+
+        def serve() -> None:
+            try:
+                server.prepare()
+            except BaseException as exc:
+                failure.append(exc)
+                return
+            finally:
+                prepared.set()
+            server.serve()
+
+        self._thread = threading.Thread(target=serve, name="sandbox-http", daemon=True)
+        self._thread.start()
+        prepared.wait()
+        if failure:
+            self._thread.join()
+            self._server = self._thread = None
+            raise failure[0]
+        self.port = int(server.bind_addr[1])
         self.base_url = f"https://{self.host}:{self.port}"
         self.services.base_url = self.base_url
         self.idp.base_url = self.base_url
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="sandbox-http",
-            daemon=True,
-        )
-        self._thread.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and delete the temporary TLS directory (if the sandbox made it)."""
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -248,7 +292,9 @@ class Sandbox:
         if path == "/v1.0" or path.startswith("/v1.0/"):
             response = self.graph.handle(req)
         elif path.lower() == EWS_PATH:
-            response = self.ews.handle(req)
+            # NTLM authenticates a connection: the client's address and port name it.
+            peer = (environ.get("REMOTE_ADDR"), environ.get("REMOTE_PORT"))
+            response = self.ews.handle(req, connection=peer)
         else:
             found = self.idp.handle(req)
             if found is None:

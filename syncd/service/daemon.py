@@ -13,7 +13,6 @@ the next restart.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import signal
@@ -51,22 +50,18 @@ def with_overrides(settings: Settings, **overrides: Any) -> Settings:
     return settings.model_copy(update={"service": settings.service.model_copy(update=values)})
 
 
-def workflow_factory() -> Callable[[App, str], Any] | None:
-    """The workflow worker (issue 6) when it is installed; None (logged) otherwise."""
-    try:
-        module = importlib.import_module("syncd.workflows.worker")
-    except ImportError:
-        log.info("workflow worker not installed (syncd.workflows.worker); events wait in "
-                 "the outbox")
-        return None
-    factory: Callable[[App, str], Any] = module.WorkflowWorker
-    return factory
+def workflow_factory() -> Callable[[App, str], Any]:
+    """The workflow worker the scheduler runs beside the pollers (imported here, not at the
+    top, so that `syncd status` and friends do not load the engine)."""
+    from syncd.workflows.worker import WorkflowWorker
+
+    return WorkflowWorker
 
 
 def token_expiries(app: App) -> dict[str, float]:
     """Latest access-token expiry per Graph connector built so far (msal cache entries)."""
     out: dict[str, float] = {}
-    for name, connector in dict(getattr(app, "_graph", {})).items():
+    for name, connector in app.graph_connectors().items():
         entries = connector.auth.cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)
         times = [float(e["expires_on"]) for e in entries if str(e.get("expires_on", "")).isdigit()]
         if times:

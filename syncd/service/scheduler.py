@@ -9,7 +9,9 @@ Per unit: streams are polled one after another (a mailbox's streams share its re
 the connector itself keeps at most 4 requests in flight and the 10-minute budget per mailbox),
 each stream only when due: its kind's interval with jitter has passed (`plan`) and it is not
 backing off (`runner.record_failure`: exponential, capped, never shorter than Retry-After).
-A per-connector poll budget (`plan.PollBudget`) caps the tenant's rate.
+A per-connector poll budget (`plan.PollBudget`) caps the tenant's rate. A poll that finds
+nothing new costs one request and no transaction of its own: the unit's rows are read in one
+query and its empty pages' cursors written with its lease release (`nochange`).
 
 Stopping: `request_stop` makes every unit stop at the next page boundary (a page is committed
 with its cursor or not at all, DESIGN.md contract 2); the loop waits `stop_timeout` for them,
@@ -24,15 +26,15 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from connectors.base import AuthError, ConnectorError, Stream, ThrottledError
+from connectors.base import AuthError, ConnectorError, Page, Stream, ThrottledError
 from syncd.app import App
 from syncd.capture import PageResult
 from syncd.config import (
@@ -48,6 +50,14 @@ from syncd.service import plan
 from syncd.service.leases import FILES, TENANT, Claim, Leases, unit_name, unit_target
 from syncd.service.logjson import fields, redact
 from syncd.service.metrics import Metrics
+from syncd.service.nochange import (
+    Prefetched,
+    StoredStream,
+    empty_page_values,
+    is_empty_round_end,
+    probe,
+    store_rows,
+)
 from syncd.service.sdnotify import Notifier
 from syncd.store import models as m
 from syncd.store.db import session_scope
@@ -283,18 +293,47 @@ class Scheduler:
         # more than a no-change poll of the unit itself.
         if free < max(1, self.conf.threads // 2) or not names:
             return
+        rows: dict[str, list[_StreamRow]] = {}
         try:
-            claims = self.leases.claim(names, free, exclude=self._running.keys())
+            claims = self.leases.claim(names, free, exclude=self._running.keys(),
+                                       then=lambda s, found: rows.update(
+                                           self._claimed_stream_rows(s, found)))
         except Exception as exc:
             log.error("could not claim work", extra=fields(error=type(exc).__name__,
                                                            detail=str(exc)))
             return
         for claim in claims:
-            self._running[claim.unit] = pool.submit(self._run_unit, claim)
+            self._running[claim.unit] = pool.submit(self._run_unit, claim, rows.get(claim.unit))
+
+    def _claimed_stream_rows(self, s: Session, claims: list[Claim]
+                             ) -> dict[str, list[_StreamRow]]:
+        """The stored stream rows of the claimed mailbox units, read in the claim's
+        transaction (a unit otherwise opens one of its own to read them). Nobody else writes
+        them until the unit runs: the lease is ours.
+
+        A mailbox's stream keys start with its address and a slash (`plan.stream_kind`), so
+        each unit is a range of the (connector, key) unique index. A stream not found here
+        (another key shape, or new) is polled the full way, as a new one is."""
+        out: dict[str, list[_StreamRow]] = {}
+        for connector in {c.connector for c in claims if c.kind == "mailbox"}:
+            units = {unit_target(c.unit) + "/": c.unit for c in claims
+                     if c.kind == "mailbox" and c.connector == connector}
+            # "0" follows "/" in code point order: [prefix, prefix with "0") is the range.
+            ranges = [and_(m.Stream.key >= prefix, m.Stream.key < prefix[:-1] + "0")
+                      for prefix in units]
+            query = select(*_STREAM_COLUMNS).where(m.Stream.connector == connector,
+                                                   or_(*ranges))
+            for unit in units.values():
+                out[unit] = []
+            for row in s.execute(query):
+                prefix = row[0].split("/", 1)[0] + "/"
+                if prefix in units:
+                    out[units[prefix]].append(cast(_StreamRow, tuple(row)))
+        return out
 
     # ---- one unit ------------------------------------------------------------------------
 
-    def _run_unit(self, claim: Claim) -> None:
+    def _run_unit(self, claim: Claim, rows: list[_StreamRow] | None = None) -> None:
         started = time.perf_counter()
         conf = next((c for c in self.connectors if c.name == claim.connector), None)
         failures, error = 0, None
@@ -307,7 +346,7 @@ class Scheduler:
             elif isinstance(conf, FilesConnector):
                 due = self._run_files(conf)
             else:
-                due = self._run_mailbox_unit(conf, claim)
+                due = self._run_mailbox_unit(conf, claim, rows)
         except Abandoned:
             ran = False
             due = self.leases.now()  # free for another worker right away
@@ -354,8 +393,8 @@ class Scheduler:
         return self.leases.now() + timedelta(
             seconds=plan.jittered(self.conf.files_interval, self.conf.jitter, self.rnd))
 
-    def _run_mailbox_unit(self, conf: ConnectorConfig, claim: Claim
-                          ) -> datetime | _Released | None:
+    def _run_mailbox_unit(self, conf: ConnectorConfig, claim: Claim,
+                          rows: list[_StreamRow] | None = None) -> datetime | _Released | None:
         try:
             connector = mailbox_connector(self.app, conf)
         except (ConnectorError, ConfigError, ValueError) as exc:
@@ -381,7 +420,7 @@ class Scheduler:
             self._count_error(conf.name, exc)
             raise _UnitFailure(_plain(exc)) from exc
         return self._run_streams(claim.unit, conf.name, streams,
-                                 target if mailbox is not None else None, display)
+                                 target if mailbox is not None else None, display, rows)
 
     def _unknown_mailbox(self, connector: str, address: str) -> datetime | None:
         """A unit whose mailbox is not in our list: gone from the group (drop it), or added
@@ -394,19 +433,29 @@ class Scheduler:
         d.refreshed_at = float("-inf") + 1  # refresh at the next tick
         return self.leases.now() + timedelta(seconds=30)
 
-    def _stream_states(self, connector: str, keys: list[str], session: Session | None = None
-                       ) -> dict[str, plan.StreamState]:
-        query = select(m.Stream.key, m.Stream.poll_due_at, m.Stream.next_due_at,
-                       m.Stream.phase).where(m.Stream.connector == connector,
-                                             m.Stream.key.in_(keys))
-        if session is not None:
-            rows = session.execute(query).all()
-        else:
-            with session_scope(self.app.sessions) as s:
-                rows = s.execute(query).all()
+    def _stream_states(self, connector: str, keys: list[str], session: Session | None = None,
+                       rows: list[_StreamRow] | None = None
+                       ) -> tuple[dict[str, plan.StreamState], dict[str, StoredStream]]:
+        """The schedule of each stream (`plan`) and what the no-change fast path needs of
+        its row, in one query (none when the claim already read the ``rows``)."""
+        if rows is None:
+            query = select(*_STREAM_COLUMNS).where(m.Stream.connector == connector,
+                                                   m.Stream.key.in_(keys))
+            if session is not None:
+                rows = [cast(_StreamRow, tuple(r)) for r in session.execute(query)]
+            else:
+                with session_scope(self.app.sessions) as s:
+                    rows = [cast(_StreamRow, tuple(r)) for r in s.execute(query)]
+        wanted = set(keys)
         include_stopped = self.allow_mass_deletion
-        return {k: plan.StreamState(k, poll, backoff, phase == "stopped" and not include_stopped)
-                for k, poll, backoff, phase in rows}
+        states, stored = {}, {}
+        for key, poll, backoff, phase, sid, cursor, mailbox_id, resync in rows:
+            if key not in wanted:
+                continue
+            states[key] = plan.StreamState(key, poll, backoff,
+                                           phase == "stopped" and not include_stopped)
+            stored[key] = StoredStream(sid, cursor, mailbox_id is not None, resync is not None)
+        return states, stored
 
     def _check_continue(self) -> None:
         if self._abandon.is_set():
@@ -415,13 +464,17 @@ class Scheduler:
             raise Abandoned("lease renewals are failing")
 
     def _run_streams(self, unit: str, connector: str, streams: list[Stream],
-                     mailbox: str | None, display_name: str) -> _Released:
-        """Poll the unit's due streams, then, in one transaction, store their next polls,
-        work out when the unit is next due and give the lease back."""
+                     mailbox: str | None, display_name: str,
+                     rows: list[_StreamRow] | None = None) -> _Released:
+        """Poll the unit's due streams, then, in one transaction, store their next polls
+        and the cursors of their empty pages (`nochange`), work out when the unit is next
+        due and give the lease back."""
         keys = [s.key for s in streams]
-        states = self._stream_states(connector, keys)
+        states, stored = self._stream_states(connector, keys, rows=rows)
         now = self.leases.now()
         polled: dict[str, datetime] = {}
+        empty: dict[str, dict[str, Any]] = {}  # key -> stream row values (empty pages)
+        attempted = 0
         try:
             for stream in streams:
                 self._check_continue()
@@ -432,39 +485,73 @@ class Scheduler:
                 if wait:
                     self.metrics.throttled.labels(connector).inc()
                     break  # the tenant's budget is spent: the unit returns when it refills
-                next_poll = self._poll_stream(connector, stream, mailbox, display_name)
+                attempted += 1
+                next_poll = self._poll_stream(connector, stream, mailbox, display_name,
+                                              stored.get(stream.key), empty)
                 if next_poll is not None:
                     polled[stream.key] = next_poll
         except BaseException:
             if polled:  # the schedule of what was polled, even when stopping
                 with session_scope(self.app.sessions) as s:
-                    self._store_polls(s, connector, polled)
+                    self._store_polls(s, connector, polled, empty, stored)
             raise
         with session_scope(self.app.sessions) as s:
-            self._store_polls(s, connector, polled)
-            states = self._stream_states(connector, keys, s)
+            self._store_polls(s, connector, polled, empty, stored)
+            if len(empty) == attempted:
+                # Every poll took the fast path: nothing else wrote the rows since they were
+                # read (run_stream did not run: no back-off, no new row).
+                states = {k: (replace(st, poll_due_at=polled[k]) if k in polled else st)
+                          for k, st in states.items()}
+            else:
+                states, _ = self._stream_states(connector, keys, s)
             due = plan.unit_due_at(states.values(), self.leases.now(), self.conf.mail_interval)
             if self.leases.lease_valid():
                 self.leases.release_in(s, unit, due)
         return _Released()
 
-    @staticmethod
-    def _store_polls(s: Session, connector: str, polled: dict[str, datetime]) -> None:
+    def _store_polls(self, s: Session, connector: str, polled: dict[str, datetime],
+                     empty: dict[str, dict[str, Any]], stored: dict[str, StoredStream]) -> None:
+        """Next polls, and the empty pages' cursors (only while our lease holds: else the
+        stream may already be another worker's, and the old cursor stays valid)."""
+        by_id: list[dict[str, Any]] = []
+        lease_valid = self.leases.lease_valid()
         for key, when in polled.items():
-            s.execute(update(m.Stream).where(m.Stream.connector == connector,
-                                             m.Stream.key == key).values(poll_due_at=when))
+            if key in empty and lease_valid:
+                by_id.append(empty[key])
+            elif key in stored:
+                by_id.append({"id": stored[key].id, "poll_due_at": when})
+            else:  # a stream first polled now: its row is new
+                s.execute(update(m.Stream).where(m.Stream.connector == connector,
+                                                 m.Stream.key == key).values(poll_due_at=when))
+        store_rows(s, by_id)
 
     def _poll_stream(self, connector: str, stream: Stream, mailbox: str | None,
-                     display_name: str) -> datetime | None:
+                     display_name: str, stored: StoredStream | None,
+                     empty: dict[str, dict[str, Any]]) -> datetime | None:
         """Poll one stream to the end of its round; returns its next planned poll (None when
-        it failed: its back-off, stored by the runner, decides)."""
+        it failed: its back-off, stored by the runner, decides). A poll that reads only an
+        empty page from the stored cursor puts the row's new values in ``empty`` instead of
+        writing them (`nochange`)."""
         def on_page(res: PageResult) -> None:
             self.metrics.page_result(connector, res)
             self._check_continue()  # after the commit: the next page is not fetched
 
         kind = plan.stream_kind(stream.key)
+        target: Stream = stream
+        if stored is not None and stored.probe:
+            outcome = probe(stream, stored.cursor)
+            if isinstance(outcome, Page) and is_empty_round_end(outcome, stored):
+                res = PageResult(items_seen=outcome.items_seen)
+                self.metrics.page_result(connector, res)
+                self.metrics.polls.labels(connector, "ok").inc()
+                self._add_totals(res, 1)
+                next_poll = plan.next_poll(kind, self.conf, self.leases.now(), self.rnd)
+                empty[stream.key] = empty_page_values(stored.id, outcome, self.leases.now(),
+                                                      next_poll)
+                return next_poll
+            target = Prefetched(stream, stored.cursor, outcome)
         try:
-            run = self._run_stream_retrying(connector, stream, mailbox, display_name, on_page)
+            run = self._run_stream_retrying(connector, target, mailbox, display_name, on_page)
         except Abandoned:
             raise
         except AuthError as exc:
@@ -638,6 +725,14 @@ class Scheduler:
         with session_scope(self.app.sessions) as s:
             return list(s.scalars(select(ServiceLease.unit).where(
                 ServiceLease.owner == self.worker_id)))
+
+
+# A `streams` row as the scheduler reads it: key, poll_due_at, next_due_at, phase, id,
+# cursor, mailbox_id, resync_started_at.
+_StreamRow = tuple[str, datetime | None, datetime | None, str, int, str | None, int | None,
+                   datetime | None]
+_STREAM_COLUMNS = (m.Stream.key, m.Stream.poll_due_at, m.Stream.next_due_at, m.Stream.phase,
+                   m.Stream.id, m.Stream.cursor, m.Stream.mailbox_id, m.Stream.resync_started_at)
 
 
 class _Released:

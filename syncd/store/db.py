@@ -6,21 +6,25 @@ SESSION SCOPES: a session is held only around reads and writes, never across a n
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+
+# Alembic (with Mako and Pygments behind it) costs ~50 ms to import, a sixth of a `syncd
+# who-knows` process: it is imported only to migrate or to inspect migrations, never when the
+# schema is already current (issue 5, start-up time).
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+VERSION_TABLE = "alembic_version"  # alembic's default; migrations/env.py does not change it
 
 
 class DatabaseError(Exception):
@@ -87,6 +91,8 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["engine"] = engine
@@ -94,11 +100,15 @@ def alembic_config(engine: Engine) -> AlembicConfig:
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def head_revision(engine: Engine) -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
 
 
@@ -107,11 +117,51 @@ def upgrade(engine: Engine) -> tuple[str | None, str | None]:
     before = current_revision(engine)
     after = head_revision(engine)
     if before != after:
+        from alembic import command
+
         command.upgrade(alembic_config(engine), "head")
     return before, after
 
 
+# `revision = '0009'` / `down_revision = '0008'` (optionally annotated) in a migration file.
+_REVISION_LINE = re.compile(
+    r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(?:'([^'\n]*)'|\"([^\"\n]*)\"|(None))\s*$",
+    re.MULTILINE)
+
+
+def head_from_files(versions: Path = MIGRATIONS_DIR / "versions") -> str | None:
+    """The newest revision, read from the migration files' `revision` and `down_revision`
+    lines without importing alembic. None whenever the answer is not plain (no migration, a
+    line that is not a quoted string or None, a merge tuple, branches, several heads): the
+    caller then asks alembic. tests/test_cli_lazy.py checks it against alembic's head."""
+    parents: dict[str, str | None] = {}
+    for path in versions.glob("*.py"):
+        found: dict[str, str | None] = {}
+        for m in _REVISION_LINE.finditer(path.read_text(encoding="utf-8")):
+            found[m.group(1)] = None if m.group(4) else (m.group(2) or m.group(3) or "")
+        if "revision" not in found or "down_revision" not in found or not found["revision"]:
+            return None
+        parents[found["revision"] or ""] = found["down_revision"]
+    heads = set(parents) - {p for p in parents.values() if p is not None}
+    return heads.pop() if len(heads) == 1 else None
+
+
+def stored_revisions(engine: Engine) -> tuple[str, ...]:
+    """The revisions recorded in the version table (empty if there is none), read with one
+    SELECT instead of alembic's MigrationContext."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table(VERSION_TABLE):
+            return ()
+        rows = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))
+        return tuple(row[0] for row in rows)
+
+
 def ensure_schema(engine: Engine) -> None:
-    """Automatic upgrade at start: cheap when the schema is current (one SELECT)."""
+    """Automatic upgrade at start: cheap when the schema is current (one SELECT, and the
+    migration files read as text). Anything else (an older or unknown revision, no version
+    table, several heads) is left to alembic, as `syncd db upgrade` would."""
+    head = head_from_files()
+    if head is not None and stored_revisions(engine) == (head,):
+        return
     if current_revision(engine) != head_revision(engine):
         upgrade(engine)

@@ -64,12 +64,10 @@ def expected(app: App, kind: str) -> dict[int, dict[str, Any]]:
 
 
 @pytest.mark.slow
-def test_relationship_list_matches_the_raw_interactions(sqlite_url: str,
+def test_relationship_list_matches_the_raw_interactions(db_url: str,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    # SQLite only for now: on PostgreSQL the demo's concurrent capture currently deadlocks in
-    # the ties upsert (work in progress elsewhere); the analytics' SQL runs on PostgreSQL in
-    # test_analytics_kpis.py.
-    db_url = sqlite_url
+    # On both stores: the KPIs are SQL aggregates whose date and boolean handling differ
+    # between the two dialects.
     monkeypatch.setenv("SYNCD_DATABASE_URL", db_url)
     summary = invoke("demo", "--messages", "1500", "--json")
     assert summary["totals"]["activities"] > 500

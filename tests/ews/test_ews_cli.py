@@ -59,3 +59,38 @@ def test_connector_add_test_and_run_an_ews_connector(
         out = run("connector", "add", "onprem", "--kind", "ews", "--service-endpoint",
                   box.ews_url, "--auth", "ntlm", "--username", "CONTOSO\\svc", code=2)
         assert "needs username and password" in out
+
+
+def test_an_ntlm_service_account_from_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the README shows for an on-premises server: NTLM, the password in a credential
+    file; then the same with a wrong password, reported without it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SYNCD_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("SYNCD_INTERNAL_DOMAINS", "contoso.test")
+    secret = tmp_path / "ews-password"
+    secret.write_text("Pa55-wörd\n", encoding="utf-8")
+    with Sandbox(state_dir=tmp_path / "sandbox") as box:
+        box.state.add_user("alice@contoso.test", "Alice Martin")
+        box.state.add_message("alice@contoso.test", "inbox", (
+            b"From: Jeanne <jeanne@fabrikam.test>\r\nTo: alice@contoso.test\r\n"
+            b"Subject: Devis\r\nMessage-ID: <cli-2@fabrikam.test>\r\n"
+            b"Date: Mon, 2 Nov 2026 10:00:00 +0000\r\n\r\nBonjour\r\n"))
+        box.ews.add_account("CONTOSO\\svc-syncd", "Pa55-wörd")
+        box.ews.auth.require("NTLM")
+        run("connector", "add", "onprem", "--kind", "ews", "--service-endpoint", box.ews_url,
+            "--auth", "ntlm", "--username", "CONTOSO\\svc-syncd", "--password",
+            f"file:{secret}", "--ca-bundle", str(box.ca_path), "--mailbox",
+            "alice@contoso.test")
+        report = json.loads(run("connector", "test", "onprem", "--json"))
+        assert report["problems"] == []
+        assert [m["address"] for m in report["mailboxes"]] == ["alice@contoso.test"]
+        result = json.loads(run("run", "--once", "--json", "--connector", "onprem"))
+        assert result["errors"] == [] and result["interactions_new"] == 1
+        assert set(box.ews.auth.accepted) == {"NTLM"}
+
+        secret.write_text("not-the-password\n", encoding="utf-8")
+        out = run("connector", "test", "onprem", code=1)
+        assert "connector 'onprem' (NTLM as CONTOSO\\svc-syncd)" in out
+        assert "refused the credentials" in out and "not-the-password" not in out

@@ -10,7 +10,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -114,6 +116,13 @@ def test_kill_nine_during_an_ews_sync_then_restart_matches_ground_truth(
     expected = sorted((owner, normalize_message_id(mid)) for owner, _folder, mid in truth.messages)
     seen = store_view(db)
     assert seen["sightings"] == expected  # no loss, no duplicate sighting
+    # Meetings too: one sighting per occurrence in each attendee's calendar window (the
+    # connector's defaults: 90 days back, 180 ahead, whole UTC days).
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    window = sandbox.state.ground_truth(window=(midnight - timedelta(days=90),
+                                                midnight + timedelta(days=181)))
+    assert Counter(owner for owner, _key in seen["meetings"]) == Counter(
+        owner for owner, _uid, _start in window.events)
 
     clean_db = tmp_path / "clean.db"
     clean = syncd(write_config(tmp_path / "clean.toml", sandbox, clean_db), "run", "--once")

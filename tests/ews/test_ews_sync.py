@@ -4,6 +4,8 @@ equal the ground truth; the SyncState is committed only when a round completes; 
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,7 +15,7 @@ from typing import Any
 import pytest
 from ews_helpers import BACKFILL_DAYS, HORIZON_DAYS, ews_conf, make_app
 from requests import Session as requests_session
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 
 from connectors.base import AuthError, ThrottledError, TransientError, iter_pages
 from connectors.ews.rounds import decode_cursor
@@ -229,6 +231,54 @@ def test_a_short_server_busy_is_waited_out_in_the_mailbox_thread(
     assert live_mail(app) == expected_mail(box)
 
 
+def test_a_mailbox_waiting_out_server_busy_does_not_stall_the_others(
+    tenant: tuple[Sandbox, App], company: DemoCompany, db_url: str, tmp_path: Path
+) -> None:
+    """One mailbox answered ErrorServerBusy on every request, with back-offs short enough to
+    be waited out in its own thread, for as long as it takes the other mailboxes to finish:
+    they finish (every stream's round complete) while it is still backing off, and then it
+    catches up in the same pass. No clock in the assertions: a watcher lifts the throttle
+    when it sees the others done; if they were stalled behind the busy mailbox it would only
+    lift it at its deadline and `done_while_busy` would be False."""
+    box, _app = tenant
+    busy = company.users[1].email
+    others = [u.email for u in company.users if u.email != busy]
+    app = make_app(db_url, tmp_path / "state-wait", company,
+                   ews_conf(box, tuple(u.email for u in company.users), page_size=20,
+                            max_retry_wait=3600.0))
+    box.ews.faults.server_busy_next(1_000_000, mailbox=busy, back_off_ms=200)
+    seen: dict[str, Any] = {}
+
+    def complete(addresses: list[str]) -> int:
+        with session_scope(app.sessions) as s:
+            return int(s.execute(text(
+                "SELECT count(*) FROM streams st JOIN mailboxes mb ON mb.id = st.mailbox_id "
+                "WHERE st.round_complete AND mb.address IN :a").bindparams(
+                    bindparam("a", expanding=True)), {"a": addresses}).scalar_one())
+
+    def watch() -> None:
+        deadline = time.monotonic() + 300  # a guard against a hang, not an assertion
+        while time.monotonic() < deadline and complete(others) < 3 * len(others):
+            time.sleep(0.05)
+        seen["done_while_busy"] = complete(others) == 3 * len(others)
+        seen["busy_complete"] = complete([busy])
+        seen["busy_refused"] = box.ews.faults.injected["busy"]
+        box.ews.faults.reset()
+
+    watcher = threading.Thread(target=watch, name="watch-others")
+    watcher.start()
+    try:
+        report = run_pass(app)
+        watcher.join()
+        assert seen["done_while_busy"] is True
+        assert seen["busy_complete"] == 0 and seen["busy_refused"] >= 2
+        assert report.errors == []
+        assert live_mail(app) == expected_mail(box)
+    finally:
+        watcher.join()
+        app.close()
+
+
 def test_unauthorized_unavailable_and_vanishing_items_are_reported_not_deleted(
     tenant: tuple[Sandbox, App], company: DemoCompany, connector_for: Any
 ) -> None:
@@ -291,7 +341,7 @@ def test_basic_auth_service_account_with_impersonation(
 ) -> None:
     with Sandbox(state_dir=tmp_path / "sb") as box:
         box.seed_demo(company)
-        box.ews.add_basic_user("svc-syncd@contoso-demo.fr", "Pa55-wörd")
+        box.ews.add_account("svc-syncd@contoso-demo.fr", "Pa55-wörd")
         good = connector_for(box, auth="basic", username="svc-syncd@contoso-demo.fr",
                              password="Pa55-wörd", version="Exchange2016")
         report = good.check()

@@ -36,14 +36,15 @@ def test_lead_to_won_opportunity_with_duplicates_and_merge(tmp_path: Path) -> No
         "created": 1, "updated": 0, "unchanged": 0, "problems": []}
     added = ok("lead", "add", "H.Dupre@gmail.com", "--name", "Helene Dupre", "--phone",
                "+33 6 12 34 56 78", "--json")
-    assert added == {"kind": "lead", "id": 2, "created": True}
+    assert added == {"kind": "lead", "id": 2, "created": True, "linked": False}
     assert ok("leads", "add", "h.dupre@gmail.com", "--json") == {
-        "kind": "lead", "id": 2, "created": False}
+        "kind": "lead", "id": 2, "created": False, "linked": False}
 
     found = ok("duplicates", "leads", "--json")
     assert isinstance(found, list) and len(found) == 1
     assert (found[0]["a"], found[0]["b"]) == (1, 2) and found[0]["score"] >= 0.95
-    assert found[0]["merge"] == "syncd merge lead:1 lead:2"
+    assert found[0]["merge"] == found[0]["action"] == "syncd merge lead:1 lead:2"
+    assert (found[0]["a_kind"], found[0]["b_kind"]) == ("lead", "lead")
     merged = ok("merge", "lead:1", "lead:2", "--json")
     assert isinstance(merged, dict) and merged["survivor_id"] == 1
     assert ok("duplicates", "leads", "--json") == []
