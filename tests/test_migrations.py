@@ -8,7 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 from syncd.store.db import alembic_config, current_revision, head_revision, make_engine, upgrade
-from syncd.store.models import Base
+from syncd.store.models import all_models
 
 
 def test_migrations_produce_exactly_the_models(db_url: str) -> None:
@@ -16,7 +16,7 @@ def test_migrations_produce_exactly_the_models(db_url: str) -> None:
     try:
         upgrade(engine)
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+            diff = compare_metadata(MigrationContext.configure(conn), all_models())
         assert diff == []
     finally:
         engine.dispose()

@@ -3,10 +3,10 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from syncd.store.models import Base
+from syncd.store.models import all_models
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = all_models()
 
 
 def run_migrations_online() -> None:

@@ -1,6 +1,7 @@
 """Tables for exchange web services (issue 4).
 
-Imported by `syncd.store.models` so the tables join `Base.metadata`.
+Imported by the code that uses them (and by `syncd.store.models.all_models`
+for Alembic), not by every command.
 
 The EWS connector needs no table of its own: its cursor (the SyncState, and for a calendar the
 ids of the last view) is the stream's `cursor` like any connector's, and the legacy DN cache

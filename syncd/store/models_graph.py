@@ -1,6 +1,7 @@
 """Schema pieces of the who-knows-whom graph (issue 5) outside the `ties` table itself.
 
-Imported by `syncd.store.models` so they join `Base.metadata`.
+Imported by the code that uses them (and by `syncd.store.models.all_models`
+for Alembic), not by every command.
 """
 
 from __future__ import annotations

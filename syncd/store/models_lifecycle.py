@@ -1,6 +1,7 @@
 """Tables for the lead lifecycle (issue 8): merge records and opportunity stage history.
 
-Imported by `syncd.store.models` so the tables join `Base.metadata`. The lifecycle columns of
+Imported by the code that uses them (and by `syncd.store.models.all_models`
+for Alembic), not by every command. The lifecycle columns of
 existing records (lead status reason, opportunity stage fields, merge tombstones) live on their
 classes in `models.py`.
 """

@@ -1,6 +1,7 @@
 """Tables for the service: scheduling leases and the worker registry (issue 7).
 
-Imported by `syncd.store.models` so the tables join `Base.metadata`.
+Imported by the code that uses them (and by `syncd.store.models.all_models`
+for Alembic), not by every command.
 
 The unit of work a worker leases is a *mailbox* (all its streams), not a single stream: a
 mailbox's streams share its Graph/EWS limits (4 requests in flight, the 10-minute budget), so

@@ -1,6 +1,7 @@
 """Tables for workflows, tracked mail and forms (issue 6).
 
-Imported by `syncd.store.models` so the tables join `Base.metadata`. The outbox itself is
+Imported by the code that uses them (and by `syncd.store.models.all_models`
+for Alembic), not by every command. The outbox itself is
 `models.Event`; a run is created from an event in the transaction that marks it processed.
 """
 
