@@ -18,11 +18,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
-import tempfile
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -31,10 +28,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from graph_sync import SECRET_ENV, run_syncd  # noqa: E402
+from graph_sync import SECRET_ENV, run_syncd, seeded_tenant  # noqa: E402
 from graph_sync import write_config as write_graph_config  # noqa: E402
 
-from syncd.demo import generate  # noqa: E402
 from syncd.sandbox import Sandbox  # noqa: E402
 
 PAGE = 100
@@ -72,7 +68,7 @@ def timed_runs(make_config: Callable[[Path, Path], Path], work: Path, name: str,
     peak = 0
     for i in range(repeat):
         config = make_config(work / f"{name}-{i}.toml", work / f"{name}-{i}.db")
-        elapsed, summary, rss = run_syncd(config)
+        elapsed, summary, rss, _cpu = run_syncd(config)
         errors = summary.get("errors")
         if errors:
             raise SystemExit(f"{name} sync reported errors: {errors}")
@@ -90,36 +86,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json-out", type=Path,
                     default=REPO / "bench" / "results" / "ews_sync.json")
     args = ap.parse_args(argv)
-    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-        os.environ.pop(name, None)
-    t0 = time.perf_counter()
-    company = generate(11, users=args.users, accounts=max(25, args.users * 4),
-                       messages=args.messages, events=args.events, calls=0)
-    with tempfile.TemporaryDirectory(prefix="syncd-ews-bench-") as tmp:
-        work = Path(tmp)
-        with Sandbox(state_dir=work / "sandbox", seed=11,
-                     request_log_limit=10_000_000) as box:
-            box.seed_demo(company)
-            seeded = time.perf_counter() - t0
-            truth = box.state.ground_truth()
-            owners = [u.email for u in company.users]
+    with seeded_tenant(args.users, args.messages, args.events, 0,
+                       "syncd-ews-bench-") as (work, box, company, truth, seeded):
+        owners = [u.email for u in company.users]
 
-            graph_s, graph_summary, graph_rss = timed_runs(
-                lambda path, db: write_graph_config(path, box, db, company.domain),
-                work, "graph", args.repeat)
-            before = len(box.request_log)
-            ews_s, ews_summary, ews_rss = timed_runs(
-                lambda path, db: write_ews_config(path, box, db, company.domain, owners),
-                work, "ews", args.repeat)
-            per_run = Counter(r.path.rpartition("#")[2] for r in box.request_log[before:]
-                              if "/EWS/" in r.path)
-            # A second pass on the last EWS database: nothing changed.
-            last = write_ews_config(work / "ews-idle.toml", box,
-                                    work / f"ews-{args.repeat - 1}.db", company.domain, owners)
-            before = len(box.request_log)
-            idle_s, idle, _ = run_syncd(last)
-            idle_calls = [r for r in box.request_log[before:] if "/EWS/" in r.path]
-            streams = int(idle["streams"])  # type: ignore[call-overload]
+        graph_s, graph_summary, graph_rss = timed_runs(
+            lambda path, db: write_graph_config(path, box, db, company.domain),
+            work, "graph", args.repeat)
+        before = len(box.request_log)
+        ews_s, ews_summary, ews_rss = timed_runs(
+            lambda path, db: write_ews_config(path, box, db, company.domain, owners),
+            work, "ews", args.repeat)
+        per_run = Counter(r.path.rpartition("#")[2] for r in box.request_log[before:]
+                          if "/EWS/" in r.path)
+        # A second pass on the last EWS database: nothing changed.
+        last = write_ews_config(work / "ews-idle.toml", box,
+                                work / f"ews-{args.repeat - 1}.db", company.domain, owners)
+        before = len(box.request_log)
+        idle_s, idle, _, _ = run_syncd(last)
+        idle_calls = [r for r in box.request_log[before:] if "/EWS/" in r.path]
+        streams = int(idle["streams"])  # type: ignore[call-overload]
     messages = len(truth.messages)
     graph_med, ews_med = statistics.median(graph_s), statistics.median(ews_s)
     graph_rate, ews_rate = messages / graph_med, messages / ews_med

@@ -19,7 +19,6 @@ Graph event and normalised by the Graph connector's `normalize_event`: one set o
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -28,24 +27,21 @@ from typing import Any
 from exchangelib import EWSDateTime
 
 from connectors.base import (
-    AuthError,
     Deletion,
     Interaction,
     NamedStream,
     Page,
     RejectedItem,
-    ThrottledError,
     TransientError,
 )
 from connectors.ews.mail import graph_address, iso, legacy_dns
 from connectors.ews.resolve import LegacyDnResolver
+from connectors.ews.retry import fetch_with_recovery
 from connectors.ews.rounds import decode_cursor, encode_cursor
-from connectors.ews.session import named, translate
+from connectors.ews.session import translate
 from connectors.msgraph.calendar import normalize_event
 from connectors.msgraph.mail import excerpt
 from connectors.normalize import parse_date
-
-log = logging.getLogger(__name__)
 
 FOLDER = "calendar"
 VIEW_FIELDS = (
@@ -157,21 +153,9 @@ class EwsCalendarStream(NamedStream):
     def fetch_page(self, cursor: str | None) -> Page:
         """Raises: CursorInvalidError, ThrottledError (beyond max_retry_wait), AuthError,
         StreamGoneError, TransientError."""
-        waited, refreshed = 0.0, False
-        while True:
-            try:
-                return self._fetch(cursor)
-            except AuthError as exc:
-                if refreshed:
-                    raise named(exc, self._what, self._who) from exc
-                self._reauthenticate()  # an expired token: refresh once, then report
-                refreshed = True
-            except ThrottledError as exc:
-                if waited + exc.retry_after > self._max_retry_wait:
-                    raise
-                log.info("%s: ErrorServerBusy, backing off %.1f s", self._what, exc.retry_after)
-                self._sleep(exc.retry_after)
-                waited += exc.retry_after
+        return fetch_with_recovery(lambda: self._fetch(cursor), what=self._what, who=self._who,
+                                   reauthenticate=self._reauthenticate, sleep=self._sleep,
+                                   max_retry_wait=self._max_retry_wait)
 
     def _fetch(self, cursor: str | None) -> Page:
         live = self._live

@@ -10,27 +10,23 @@ EWS has Sensitivity and InReplyTo as properties too; they fill in when the heade
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from connectors.base import (
-    AuthError,
     Deletion,
     Interaction,
     NamedStream,
     Page,
     RejectedItem,
-    ThrottledError,
 )
 from connectors.ews.resolve import LegacyDnResolver
+from connectors.ews.retry import fetch_with_recovery
 from connectors.ews.rounds import LiveRound, decode_cursor, encode_cursor
-from connectors.ews.session import named, translate
+from connectors.ews.session import translate
 from connectors.msgraph.mail import excerpt, normalize_message
-
-log = logging.getLogger(__name__)
 
 MESSAGE_FIELDS = (
     "message_id",
@@ -162,23 +158,12 @@ class EwsMailStream(NamedStream):
         ThrottledError (ErrorServerBusy longer than max_retry_wait), AuthError,
         StreamGoneError, TransientError.
         """
-        waited, refreshed = 0.0, False
-        while True:
-            try:
-                return self._fetch(cursor)
-            except AuthError as exc:
-                self._round = None
-                if refreshed:
-                    raise named(exc, self._what, self._who) from exc
-                self._reauthenticate()  # an expired token: refresh once, then report
-                refreshed = True
-            except ThrottledError as exc:
-                self._round = None  # the generator died with the request; replay the round
-                if waited + exc.retry_after > self._max_retry_wait:
-                    raise
-                log.info("%s: ErrorServerBusy, backing off %.1f s", self._what, exc.retry_after)
-                self._sleep(exc.retry_after)
-                waited += exc.retry_after
+        def forget() -> None:
+            self._round = None  # the generator died with the request; replay the round
+
+        return fetch_with_recovery(lambda: self._fetch(cursor), what=self._what, who=self._who,
+                                   reauthenticate=self._reauthenticate, sleep=self._sleep,
+                                   max_retry_wait=self._max_retry_wait, forget=forget)
 
     def _fetch(self, cursor: str | None) -> Page:
         live = self._round
